@@ -1,0 +1,87 @@
+# guest_memfd for Linux 6.1: build, boot and test the patch series.
+# See README.md.  Everything generated lives under build/.
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+B := $(TOP)/build
+K := $(B)/linux
+BZIMAGE := $(K)/arch/x86/boot/bzImage
+ACCEL ?= tcg
+DEBUG ?= 0
+export ACCEL DEBUG
+
+LOGDIR := $(B)/logs
+
+.PHONY: all deps tree export kernel selftests initramfs check check-upstream run \
+	lint checkpatch w1 bisect clean distclean help
+
+all: check
+
+# The steps of check/run depend on each other's output: never run them in parallel.
+.NOTPARALLEL:
+
+help:
+	@echo "make run            build and boot the patched kernel, run the demonstration"
+	@echo "make check          build everything and run tests/list under QEMU (CI runs this)"
+	@echo "make check-upstream run only the upstream (Linux 6.12) conformance tests"
+	@echo "make tree           extract the base kernel to build/linux and apply patches/"
+	@echo "make export         write build/linux base..HEAD back to patches/"
+	@echo "make kernel         build build/linux/arch/x86/boot/bzImage"
+	@echo "make selftests      build the listed selftests and the demo, statically"
+	@echo "make lint           checkpatch --strict, W=1 build, bisect build of every patch"
+	@echo "make deps           install the Debian packages all of this needs"
+	@echo "Variables: ACCEL=tcg|kvm  DEBUG=1  BASE_TARBALL=path  FORCE=1 (make tree)"
+
+deps:
+	@scripts/deps.sh
+
+# The tree is (re)made from patches/ whenever it is missing; 'make tree'
+# also re-applies after a change to patches/.
+$(K)/.git:
+	@scripts/tree.sh
+
+tree:
+	@scripts/tree.sh
+
+export:
+	@scripts/export.sh
+
+kernel: $(K)/.git
+	@scripts/build-kernel.sh
+
+selftests: $(K)/.git
+	@scripts/build-selftests.sh
+
+initramfs: selftests
+	@scripts/mkinitramfs.sh
+
+define boot
+	@scripts/qemu-run.py --mode $(1) --list $(2) --kernel $(BZIMAGE) \
+		--initrd $(B)/initramfs.cpio.gz --logdir $(LOGDIR)
+endef
+
+check: deps tree kernel initramfs
+	$(call boot,check,$(TOP)/tests/list)
+
+check-upstream: deps tree kernel
+	@grep -E '^upstream/' tests/list > $(B)/upstream.list || \
+		{ echo "check-upstream: tests/list names no upstream tests"; exit 1; }
+	@TEST_LIST=$(B)/upstream.list scripts/build-selftests.sh
+	@TEST_LIST=$(B)/upstream.list scripts/mkinitramfs.sh
+	$(call boot,check,$(B)/upstream.list)
+
+run: deps tree kernel initramfs
+	$(call boot,run,$(TOP)/tests/list)
+
+lint: deps tree
+	@scripts/lint.sh
+
+checkpatch w1 bisect: deps tree
+	@scripts/lint.sh $@
+
+clean:
+	rm -rf $(B)/tests $(B)/initramfs $(B)/initramfs.cpio.gz $(LOGDIR)
+	-$(MAKE) -C $(K) -s clean
+
+distclean:
+	rm -rf $(B)

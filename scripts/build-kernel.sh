@@ -1,0 +1,59 @@
+#!/bin/bash
+# Build build/linux/arch/x86/boot/bzImage: tinyconfig + configs/kvm.config
+# (+ configs/debug.config with DEBUG=1).  Uses ccache when installed.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+src=${KSRC:-$top/build/linux}
+out=${KOUT:-$src}
+jobs=${JOBS:-$(nproc)}
+
+[ -f "$src/Makefile" ] || { echo "build-kernel: no kernel tree at $src (run 'make tree')" >&2; exit 1; }
+
+frags=("$top/configs/kvm.config")
+if [ "${DEBUG:-0}" = 1 ]; then
+	frags+=("$top/configs/debug.config")
+fi
+for f in ${EXTRA_FRAGMENTS:-}; do
+	frags+=("$f")
+done
+
+cc=gcc
+if command -v ccache >/dev/null 2>&1; then
+	cc="ccache gcc"
+	export CCACHE_DIR=${CCACHE_DIR:-$top/build/ccache}
+	export CCACHE_BASEDIR=$top/build
+	export CCACHE_NOHASHDIR=1
+	export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-5G}
+fi
+
+mkdir -p "$out"
+# Rebuild the .config only when a fragment changed, so that an incremental
+# build stays incremental.
+stamp="$out/.config-fragments"
+want=$(cat "${frags[@]}" | sha1sum | cut -d' ' -f1)
+if [ ! -f "$out/.config" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+	make -C "$src" O="$out" CC="$cc" -s tinyconfig >/dev/null
+	(cd "$src" && KCONFIG_CONFIG="$out/.config" \
+		scripts/kconfig/merge_config.sh -m -O "$out" "$out/.config" "${frags[@]}" >/dev/null)
+	make -C "$src" O="$out" CC="$cc" -s olddefconfig >/dev/null
+	# Every symbol the fragments ask for must have survived olddefconfig.
+	missing=0
+	for f in "${frags[@]}"; do
+		while IFS= read -r line; do
+			case "$line" in
+			CONFIG_*=*)
+				if ! grep -qx -- "$line" "$out/.config"; then
+					echo "build-kernel: $line (from $(basename "$f")) did not stick" >&2
+					missing=1
+				fi ;;
+			"# CONFIG_"*" is not set")
+				if grep -q "^${line#\# }" "$out/.config" 2>/dev/null; then :; fi ;;
+			esac
+		done < "$f"
+	done
+	[ "$missing" = 0 ] || exit 1
+	echo "$want" > "$stamp"
+fi
+
+make -C "$src" O="$out" CC="$cc" -j"$jobs" -s ${KBUILD_EXTRA:-} bzImage
+echo "build-kernel: $out/arch/x86/boot/bzImage"
