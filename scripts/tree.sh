@@ -98,8 +98,13 @@ extract_base() {
 mkdir -p "$top/build"
 if [ -d "$tree/.git" ] && git_k rev-parse -q --verify base >/dev/null; then
 	if [ "${FORCE:-0}" != 1 ]; then
+		# 'make check' and 'make run' test a developer's work in
+		# progress as it is; only 'make tree' insists on the series.
+		complain=die
+		[ "${TREE_LENIENT:-0}" = 1 ] && complain=warn
 		if [ -n "$(git_k status --porcelain --untracked-files=no)" ]; then
-			die "build/linux has uncommitted edits; commit and 'make export' them, or FORCE=1 make tree to discard"
+			$complain "build/linux has uncommitted edits; commit and 'make export' them, or FORCE=1 make tree to discard"
+			exit 0
 		fi
 		if [ "$(tree_ids)" = "$(series_ids)" ]; then
 			check_base_version
@@ -107,7 +112,8 @@ if [ -d "$tree/.git" ] && git_k rev-parse -q --verify base >/dev/null; then
 			exit 0
 		fi
 		if [ "$(git_k rev-list --count base..HEAD)" != 0 ]; then
-			die "build/linux has commits that differ from patches/ ('make export' them first, or FORCE=1 make tree to discard)"
+			$complain "build/linux has commits that differ from patches/ ('make export' them first, or FORCE=1 make tree to discard)"
+			exit 0
 		fi
 	else
 		git_k am --abort >/dev/null 2>&1 || true
