@@ -7,7 +7,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 all=(qemu-system-x86 busybox-static build-essential bc flex bison libelf-dev
      libssl-dev cpio ccache linux-source-6.1 linux-source-6.12 rsync xz-utils
-     kmod python3)
+     kmod python3 python3-ply)
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=("${all[@]}")
 

@@ -2,7 +2,7 @@
 # Series hygiene.  With no argument runs all three checks:
 #   checkpatch  scripts/checkpatch.pl --strict on every patch in patches/series:
 #               no error, warning or check, except the ones lint/checkpatch-exceptions
-#               lists with their reason ("<patch-file> <TYPE> <reason>").
+#               lists with their reason ("<patch-file-without-number> <TYPE> <reason>").
 #   w1          a W=1 build of arch/x86/kvm (which includes virt/kvm) at base and
 #               at HEAD: HEAD must add no warning.
 #   bisect      build the kernel (and the KVM selftests, when a patch touches
@@ -21,7 +21,8 @@ series() { grep -v -e '^#' -e '^[[:space:]]*$' "$patches/series" 2>/dev/null || 
 do_checkpatch() {
 	local p bad=0 ignore out
 	for p in $(series); do
-		ignore=$(awk -v p="$p" '$1 == p { printf "%s,", $2 }' "$exceptions" 2>/dev/null)
+		# Exceptions name patches without their number, which moves.
+		ignore=$(awk -v p="${p#[0-9][0-9][0-9][0-9]-}" '$1 == p { printf "%s,", $2 }' "$exceptions" 2>/dev/null)
 		if out=$(cd "$tree" && scripts/checkpatch.pl --strict --quiet --no-summary \
 				--show-types ${ignore:+--ignore "${ignore%,}"} "$patches/$p"); then
 			echo "checkpatch: ok    $p"
