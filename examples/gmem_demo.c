@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <linux/falloc.h>
 #include <linux/kvm.h>
@@ -35,6 +36,27 @@
 #endif
 #ifndef KVM_CAP_VM_TYPES
 #define KVM_CAP_VM_TYPES 235
+#endif
+#ifndef KVM_X86_SW_PROTECTED_VM
+#define KVM_X86_DEFAULT_VM 0
+#define KVM_X86_SW_PROTECTED_VM 1
+#endif
+#ifndef KVM_MEM_GUEST_MEMFD
+#define KVM_MEM_GUEST_MEMFD (1UL << 2)
+#endif
+#ifndef KVM_SET_USER_MEMORY_REGION2
+struct kvm_userspace_memory_region2 {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+	__u64 guest_memfd_offset;
+	__u32 guest_memfd;
+	__u32 pad1;
+	__u64 pad2[14];
+};
+#define KVM_SET_USER_MEMORY_REGION2 _IOW(KVMIO, 0x49, struct kvm_userspace_memory_region2)
 #endif
 #ifndef KVM_CREATE_GUEST_MEMFD
 struct kvm_create_guest_memfd {
@@ -63,9 +85,94 @@ static const struct {
 	{ KVM_CAP_VM_TYPES, "KVM_CAP_VM_TYPES", "VM types (software-protected VMs)" },
 };
 
-static void demo_guest_memfd(int vm)
+#define GUEST_MEM_SIZE	(2UL << 20)
+#define GUEST_CODE_GPA	0x0
+#define GUEST_PROBE_GPA	0x1000
+#define PROBE_PORT	0x10
+
+/*
+ * Real-mode guest: read the byte at GUEST_PROBE_GPA, report it on an I/O
+ * port, halt:  mov al, [0x1000]; out 0x10, al; hlt
+ */
+static const unsigned char guest_code[] = { 0xa0, 0x00, 0x10, 0xe6, PROBE_PORT, 0xf4 };
+
+/* Run a tiny guest in a memslot bound to @gmem_fd; print what it saw. */
+static void demo_guest(int kvm, int vm, int gmem_fd)
 {
-	struct kvm_create_guest_memfd gmem = { .size = 2 << 20 };
+	struct kvm_userspace_memory_region2 region = {
+		.slot = 0,
+		.flags = KVM_MEM_GUEST_MEMFD,
+		.guest_phys_addr = 0,
+		.memory_size = GUEST_MEM_SIZE,
+		.guest_memfd = gmem_fd,
+		.guest_memfd_offset = 0,
+	};
+	struct kvm_sregs sregs;
+	struct kvm_regs regs = { .rip = GUEST_CODE_GPA, .rflags = 2 };
+	struct kvm_run *run;
+	int vcpu, run_size, exits = 0;
+	unsigned char *shared;
+
+	step("a guest on guest_memfd-backed memory");
+	shared = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (shared == MAP_FAILED) {
+		bad("mmap of the shared half: %s", strerror(errno));
+		return;
+	}
+	memcpy(shared + GUEST_CODE_GPA, guest_code, sizeof(guest_code));
+	region.userspace_addr = (unsigned long)shared;
+
+	if (ioctl(vm, KVM_SET_USER_MEMORY_REGION2, &region)) {
+		bad("KVM_SET_USER_MEMORY_REGION2(KVM_MEM_GUEST_MEMFD) failed: %s", strerror(errno));
+		goto out_unmap;
+	}
+	info("KVM_SET_USER_MEMORY_REGION2: slot 0, 2 MiB at gpa 0, private half from the guest_memfd");
+
+	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
+	run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
+	run = vcpu < 0 ? MAP_FAILED : mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
+	if (run == MAP_FAILED) {
+		bad("creating the vCPU failed: %s", strerror(errno));
+		goto out_unmap;
+	}
+	ioctl(vcpu, KVM_GET_SREGS, &sregs);
+	sregs.cs.base = 0;
+	sregs.cs.selector = 0;
+	ioctl(vcpu, KVM_SET_SREGS, &sregs);
+	ioctl(vcpu, KVM_SET_REGS, &regs);
+
+	for (;;) {
+		if (ioctl(vcpu, KVM_RUN, 0)) {
+			bad("KVM_RUN failed: %s", strerror(errno));
+			break;
+		}
+		exits++;
+		if (run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT) {
+			unsigned char seen = *((unsigned char *)run + run->io.data_offset);
+
+			info("guest read 0x%02x at gpa 0x%x (memory nobody wrote: must be 0)",
+			     seen, GUEST_PROBE_GPA);
+			if (seen)
+				bad("fresh guest memory was not zero");
+			continue;
+		}
+		if (run->exit_reason == KVM_EXIT_HLT) {
+			info("guest halted after %d exits to userspace", exits);
+			break;
+		}
+		bad("unexpected exit reason %u", run->exit_reason);
+		break;
+	}
+	munmap(run, run_size);
+	close(vcpu);
+out_unmap:
+	munmap(shared, GUEST_MEM_SIZE);
+}
+
+static void demo_guest_memfd(int kvm, int vm)
+{
+	struct kvm_create_guest_memfd gmem = { .size = GUEST_MEM_SIZE };
 	char buf[16];
 	int fd;
 
@@ -91,12 +198,15 @@ static void demo_guest_memfd(int vm)
 		bad("fallocate(PUNCH_HOLE first 1 MiB) failed: %s", strerror(errno));
 	else
 		info("fallocate(PUNCH_HOLE first 1 MiB) -> pages freed");
+
+	demo_guest(kvm, vm, fd);
 	close(fd);
+	info("close(guest_memfd) -> memslot unbound, memory freed with the file");
 }
 
 int main(void)
 {
-	int kvm, vm, i, have_gmem = 0;
+	int kvm, vm, i, types, type = KVM_X86_DEFAULT_VM, have_gmem = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("guest_memfd demonstration\n");
@@ -109,7 +219,11 @@ int main(void)
 	}
 	info("KVM API version %d", ioctl(kvm, KVM_GET_API_VERSION, 0));
 
-	vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	types = ioctl(kvm, KVM_CHECK_EXTENSION, KVM_CAP_VM_TYPES);
+	if (types > 0 && (types & (1 << KVM_X86_SW_PROTECTED_VM)))
+		type = KVM_X86_SW_PROTECTED_VM;
+	vm = ioctl(kvm, KVM_CREATE_VM, type);
+	info("KVM_CREATE_VM(%s)", type ? "KVM_X86_SW_PROTECTED_VM" : "KVM_X86_DEFAULT_VM");
 	if (vm < 0) {
 		printf("   KVM_CREATE_VM: %s\n", strerror(errno));
 		return 1;
@@ -125,7 +239,7 @@ int main(void)
 	}
 
 	if (have_gmem)
-		demo_guest_memfd(vm);
+		demo_guest_memfd(kvm, vm);
 	else
 		info("\n   This kernel has no guest_memfd: the remaining steps are skipped.");
 
