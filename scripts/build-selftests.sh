@@ -28,7 +28,10 @@ build_suite() {	# $1 = kernel tree, $2 = stage dir, rest = test paths
 	for t in "$@"; do
 		targets+=("$kvm/$t")
 	done
-	make -C "$kvm" -s -j"$jobs" EXTRA_CFLAGS=-static "${targets[@]}" >/dev/null
+	# The selftests' lib.mk only sets OUTPUT in a top-level make: never
+	# let it see that 'make check' is our caller.
+	env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS \
+		make -C "$kvm" -s -j"$jobs" EXTRA_CFLAGS=-static "${targets[@]}" >/dev/null
 	for t in "$@"; do
 		mkdir -p "$dst/$(dirname "$t")"
 		cp "$kvm/$t" "$dst/$t"

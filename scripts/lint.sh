@@ -104,7 +104,8 @@ do_bisect() {
 		for t in $(sed -e 's/#.*//' "$top/tests/list" | awk 'NF && $1 !~ /^upstream\// { print $1 }'); do
 			[ -f "$kvm/$t.c" ] && targets+=("$kvm/$t")
 		done
-		if ! make -C "$kvm" -s -j"$jobs" EXTRA_CFLAGS=-static "${targets[@]}" > "$B/bisect.log" 2>&1; then
+		if ! env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS make -C "$kvm" -s -j"$jobs" \
+				EXTRA_CFLAGS=-static "${targets[@]}" > "$B/bisect.log" 2>&1; then
 			tail -30 "$B/bisect.log"
 			die "the KVM selftests do not build at: $(git -C "$wt" log -1 --format='%h %s')"
 		fi
