@@ -23,7 +23,8 @@ do_checkpatch() {
 	for p in $(series); do
 		# Exceptions name patches without their number, which moves.
 		ignore=$(awk -v p="${p#[0-9][0-9][0-9][0-9]-}" '$1 == p { printf "%s,", $2 }' "$exceptions" 2>/dev/null)
-		if out=$(cd "$tree" && scripts/checkpatch.pl --strict --quiet --no-summary \
+		# Debian's python3 (with python3-ply) for checkpatch's SPDX check.
+		if out=$(cd "$tree" && PATH=/usr/bin:$PATH scripts/checkpatch.pl --strict --quiet --no-summary \
 				--show-types ${ignore:+--ignore "${ignore%,}"} "$patches/$p"); then
 			echo "checkpatch: ok    $p"
 		else
