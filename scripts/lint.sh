@@ -50,6 +50,7 @@ lint_checkout() {	# $1 = revision
 		git -C "$tree" worktree add -q --detach "$wt" "$1"
 	fi
 	git -C "$wt" checkout -q --detach "$(git -C "$tree" rev-parse "$1")"
+	git -C "$wt" clean -q -f -d -x -e /usr/
 }
 
 # Kernel trees that predate a symbol of the fragment must still build.
@@ -98,7 +99,9 @@ do_bisect() {
 		if git -C "$wt" diff --quiet "$c~1" "$c" -- tools/testing/selftests/kvm tools/include include/uapi; then
 			continue
 		fi
-		make -C "$wt" -s headers_install INSTALL_HDR_PATH="$wt/usr" >/dev/null
+		# Out of tree, like the kernel build: an in-tree headers_install
+		# would leave the source tree unfit for O= builds.
+		make -C "$wt" O="$out" -s headers_install INSTALL_HDR_PATH="$wt/usr" >/dev/null
 		# The tests this project runs that exist at this patch (all
 		# of 6.1's do not build: steal_time is broken in the base).
 		local kvm=$wt/tools/testing/selftests/kvm targets=() t
