@@ -12,7 +12,7 @@ export ACCEL DEBUG
 
 LOGDIR := $(B)/logs
 
-.PHONY: all deps tree tree-lenient export kernel selftests initramfs check check-upstream run \
+.PHONY: all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress run \
 	lint checkpatch w1 bisect clean distclean help
 
 all: check
@@ -24,6 +24,7 @@ help:
 	@echo "make run            build and boot the patched kernel, run the demonstration"
 	@echo "make check          build everything and run tests/list under QEMU (CI runs this)"
 	@echo "make check-upstream run only the upstream (Linux 6.12) conformance tests"
+	@echo "make check-stress   run the stress tests of tests/stress.list"
 	@echo "make tree           extract the base kernel to build/linux and apply patches/"
 	@echo "make export         write build/linux base..HEAD back to patches/"
 	@echo "make kernel         build build/linux/arch/x86/boot/bzImage"
@@ -73,6 +74,11 @@ check-upstream: deps tree-lenient kernel
 	@TEST_LIST=$(B)/upstream.list scripts/build-selftests.sh
 	@TEST_LIST=$(B)/upstream.list scripts/mkinitramfs.sh
 	$(call boot,check,$(B)/upstream.list)
+
+check-stress: deps tree-lenient kernel
+	@TEST_LIST=$(TOP)/tests/stress.list scripts/build-selftests.sh
+	@TEST_LIST=$(TOP)/tests/stress.list scripts/mkinitramfs.sh
+	$(call boot,check,$(TOP)/tests/stress.list)
 
 run: deps tree-lenient kernel initramfs
 	$(call boot,run,$(TOP)/tests/list)

@@ -127,8 +127,7 @@ def main():
             elif line.startswith("### RESULT "):
                 rc, _, name = line[len("### RESULT "):].partition(" ")
                 name = name.strip()
-                results[name] = (int(rc), time.time() - t_start)
-                report(name)
+                report(name, int(rc), time.time() - t_start)
                 current = None
             elif line.startswith("### DEMO-EXIT "):
                 results["demo"] = (int(line.split()[2]), 0)
@@ -139,13 +138,15 @@ def main():
             elif current is not None:
                 outputs[current].append(line)
 
-    verdicts = {}
+    # One verdict per list entry, in list order: an entry may repeat.
+    verdicts = [None] * len(tests)
 
-    def report(name):
-        t = next((t for t in tests if name_of(t) == name), None)
-        rc, secs = results[name]
-        if t is None:
+    def report(name, rc, secs):
+        i = next((i for i, t in enumerate(tests)
+                  if name_of(t) == name and verdicts[i] is None), None)
+        if i is None:
             return
+        t = tests[i]
         if rc == 0:
             v, why = "PASS", ""
         elif rc == KSFT_SKIP and t["allow_skip"]:
@@ -156,7 +157,7 @@ def main():
             v, why = "FAIL", f" (killed after its {t['timeout']}s timeout)"
         else:
             v, why = "FAIL", f" (exit status {rc})"
-        verdicts[name] = v
+        verdicts[i] = v
         print(f"{v:4}  {name}  [{secs:.1f}s]{why}", flush=True)
         if v == "FAIL" or (v == "SKIP" and os.environ.get("V")):
             for line in outputs.get(name, [])[-40:]:
@@ -206,16 +207,15 @@ def main():
             print(f"run: ERROR: {f}")
         return 1 if failed else 0
 
-    for t in tests:
-        n = name_of(t)
-        if n not in verdicts:
-            verdicts[n] = "FAIL"
-            print(f"FAIL  {n}  (did not run to completion)", flush=True)
+    for i, t in enumerate(tests):
+        if verdicts[i] is None:
+            verdicts[i] = "FAIL"
+            print(f"FAIL  {name_of(t)}  (did not run to completion)", flush=True)
     for f in failed:
         print(f"check: ERROR: {f}")
-    npass = sum(v == "PASS" for v in verdicts.values())
-    nfail = sum(v == "FAIL" for v in verdicts.values())
-    nskip = sum(v == "SKIP" for v in verdicts.values())
+    npass = verdicts.count("PASS")
+    nfail = verdicts.count("FAIL")
+    nskip = verdicts.count("SKIP")
     print(f"total time {time.time() - start:.0f}s")
     # A splat or boot failure fails the run even when every test passed; it
     # is counted as one more failure so the closing line never reads clean.
