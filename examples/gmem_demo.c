@@ -91,10 +91,41 @@ static const struct {
 #define PROBE_PORT	0x10
 
 /*
- * Real-mode guest: read the byte at GUEST_PROBE_GPA, report it on an I/O
- * port, halt:  mov al, [0x1000]; out 0x10, al; hlt
+ * Real-mode guest:
+ *	mov al, [0x1000]	; what is there before anyone wrote it
+ *	out 0x10, al
+ *	mov byte [0x1000], 0x42	; write a "secret"
+ *	mov al, [0x1000]
+ *	out 0x10, al		; what the guest reads back
+ *	mov al, [0x1000]	; (after the host converted the page to shared)
+ *	out 0x10, al
+ *	hlt
  */
-static const unsigned char guest_code[] = { 0xa0, 0x00, 0x10, 0xe6, PROBE_PORT, 0xf4 };
+#define GUEST_SECRET	0x42
+#define HOST_BYTE	0x99
+static const unsigned char guest_code[] = {
+	0xa0, 0x00, 0x10, 0xe6, PROBE_PORT,
+	0xc6, 0x06, 0x00, 0x10, GUEST_SECRET,
+	0xa0, 0x00, 0x10, 0xe6, PROBE_PORT,
+	0xa0, 0x00, 0x10, 0xe6, PROBE_PORT,
+	0xf4,
+};
+
+static int set_private(int vm, unsigned long gpa, unsigned long size, int private)
+{
+#ifdef KVM_SET_MEMORY_ATTRIBUTES
+	struct kvm_memory_attributes attrs = {
+		.address = gpa,
+		.size = size,
+		.attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+	};
+
+	return ioctl(vm, KVM_SET_MEMORY_ATTRIBUTES, &attrs);
+#else
+	errno = ENOTTY;
+	return -1;
+#endif
+}
 
 /* Run a tiny guest in a memslot bound to @gmem_fd; print what it saw. */
 static void demo_guest(int kvm, int vm, int gmem_fd)
@@ -110,7 +141,7 @@ static void demo_guest(int kvm, int vm, int gmem_fd)
 	struct kvm_sregs sregs;
 	struct kvm_regs regs = { .rip = GUEST_CODE_GPA, .rflags = 2 };
 	struct kvm_run *run;
-	int vcpu, run_size, exits = 0;
+	int vcpu, run_size, exits = 0, io_exits = 0, private;
 	unsigned char *shared;
 
 	step("a guest on guest_memfd-backed memory");
@@ -129,6 +160,13 @@ static void demo_guest(int kvm, int vm, int gmem_fd)
 	}
 	info("KVM_SET_USER_MEMORY_REGION2: slot 0, 2 MiB at gpa 0, private half from the guest_memfd");
 
+	private = !set_private(vm, GUEST_PROBE_GPA, 0x1000, 1);
+	if (private)
+		info("KVM_SET_MEMORY_ATTRIBUTES: gpa 0x%x is private (guest accesses go to the guest_memfd)",
+		     GUEST_PROBE_GPA);
+	else
+		info("KVM_SET_MEMORY_ATTRIBUTES: %s; the page stays shared", strerror(errno));
+
 	vcpu = ioctl(vm, KVM_CREATE_VCPU, 0);
 	run_size = ioctl(kvm, KVM_GET_VCPU_MMAP_SIZE, 0);
 	run = vcpu < 0 ? MAP_FAILED : mmap(NULL, run_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu, 0);
@@ -144,21 +182,57 @@ static void demo_guest(int kvm, int vm, int gmem_fd)
 
 	for (;;) {
 		if (ioctl(vcpu, KVM_RUN, 0)) {
-			bad("KVM_RUN failed: %s", strerror(errno));
+			if (errno == EFAULT && run->exit_reason == KVM_EXIT_MEMORY_FAULT)
+				bad("KVM_EXIT_MEMORY_FAULT: gpa 0x%llx size 0x%llx flags 0x%llx",
+				    run->memory_fault.gpa, run->memory_fault.size,
+				    run->memory_fault.flags);
+			else
+				bad("KVM_RUN failed: %s", strerror(errno));
 			break;
 		}
 		exits++;
 		if (run->exit_reason == KVM_EXIT_IO && run->io.port == PROBE_PORT) {
 			unsigned char seen = *((unsigned char *)run + run->io.data_offset);
 
-			info("guest read 0x%02x at gpa 0x%x (memory nobody wrote: must be 0)",
-			     seen, GUEST_PROBE_GPA);
-			if (seen)
-				bad("fresh guest memory was not zero");
+			switch (io_exits++) {
+			case 0:
+				info("guest read 0x%02x at gpa 0x%x before writing it (fresh memory: must be 0)",
+				     seen, GUEST_PROBE_GPA);
+				if (seen)
+					bad("fresh guest memory was not zero");
+				break;
+			case 1:
+				info("guest wrote 0x%02x and read back 0x%02x", GUEST_SECRET, seen);
+				info("host's own mapping of gpa 0x%x holds 0x%02x: %s", GUEST_PROBE_GPA,
+				     shared[GUEST_PROBE_GPA], !private ? "shared memory, visible" :
+				     shared[GUEST_PROBE_GPA] == GUEST_SECRET ? "LEAKED" :
+				     "the private write is invisible to the host");
+				if (seen != GUEST_SECRET || (private && shared[GUEST_PROBE_GPA] == GUEST_SECRET))
+					bad("private memory did not behave as private");
+				if (private) {
+					shared[GUEST_PROBE_GPA] = HOST_BYTE;
+					if (set_private(vm, GUEST_PROBE_GPA, 0x1000, 0))
+						bad("converting to shared failed: %s", strerror(errno));
+					else
+						info("host wrote 0x%02x to its mapping and converted the page to shared",
+						     HOST_BYTE);
+				}
+				break;
+			default:
+				info("after the conversion the guest reads 0x%02x", seen);
+				if (private && seen != HOST_BYTE)
+					bad("expected the host's 0x%02x after converting to shared", HOST_BYTE);
+				break;
+			}
 			continue;
 		}
+		if (run->exit_reason == KVM_EXIT_MEMORY_FAULT) {
+			bad("unexpected KVM_EXIT_MEMORY_FAULT at gpa 0x%llx", run->memory_fault.gpa);
+			break;
+		}
 		if (run->exit_reason == KVM_EXIT_HLT) {
-			info("guest halted after %d exits to userspace", exits);
+			info("guest halted: %d exits to userspace (%d port I/O reports, 1 halt)",
+			     exits, io_exits);
 			break;
 		}
 		bad("unexpected exit reason %u", run->exit_reason);
