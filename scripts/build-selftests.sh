@@ -12,7 +12,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
 tree=$top/build/linux
 up=$top/build/linux-6.12
-stage=$top/build/tests
+stage=${STAGE_DIR:-$top/build/tests}
 jobs=${JOBS:-$(nproc)}
 list=${TEST_LIST:-$top/tests/list}
 

@@ -4,8 +4,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-stage=$top/build/tests
-root=$top/build/initramfs
+stage=${STAGE_DIR:-$top/build/tests}
+root=${ROOT_DIR:-$top/build/initramfs}
 out=${1:-$top/build/initramfs.cpio.gz}
 
 bb=/bin/busybox
