@@ -5,7 +5,13 @@ SHELL := /bin/bash
 TOP := $(CURDIR)
 B := $(TOP)/build
 K := $(B)/linux
-BZIMAGE := $(K)/arch/x86/boot/bzImage
+# The kernel is built out of tree; DEBUG=1 builds and boots a second one.
+ifeq ($(DEBUG),1)
+KOUT := $(B)/kout-debug
+else
+KOUT := $(B)/kout
+endif
+BZIMAGE := $(KOUT)/arch/x86/boot/bzImage
 ACCEL ?= tcg
 DEBUG ?= 0
 export ACCEL DEBUG
@@ -27,7 +33,7 @@ help:
 	@echo "make check-stress   run the stress tests of tests/stress.list"
 	@echo "make tree           extract the base kernel to build/linux and apply patches/"
 	@echo "make export         write build/linux base..HEAD back to patches/"
-	@echo "make kernel         build build/linux/arch/x86/boot/bzImage"
+	@echo "make kernel         build the test kernel (build/kout, DEBUG=1: build/kout-debug)"
 	@echo "make selftests      build the listed selftests and the demo, statically"
 	@echo "make lint           checkpatch --strict, W=1 build, bisect build of every patch"
 	@echo "make deps           install the Debian packages all of this needs"
@@ -91,7 +97,7 @@ checkpatch w1 bisect: deps tree
 
 clean:
 	rm -rf $(B)/tests $(B)/initramfs $(B)/initramfs.cpio.gz $(LOGDIR)
-	-$(MAKE) -C $(K) -s clean
+	rm -rf $(B)/kout $(B)/kout-debug
 
 distclean:
 	rm -rf $(B)

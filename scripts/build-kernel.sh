@@ -1,10 +1,16 @@
 #!/bin/bash
-# Build build/linux/arch/x86/boot/bzImage: tinyconfig + configs/kvm.config
-# (+ configs/debug.config with DEBUG=1).  Uses ccache when installed.
+# Build the test kernel out of tree: tinyconfig + configs/kvm.config in
+# build/kout, or + configs/debug.config in build/kout-debug with DEBUG=1, so
+# that both stay incrementally buildable from the one source tree.  Prints
+# the bzImage path last.  Uses ccache when installed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${KSRC:-$top/build/linux}
-out=${KOUT:-$src}
+if [ "${DEBUG:-0}" = 1 ]; then
+	out=${KOUT:-$top/build/kout-debug}
+else
+	out=${KOUT:-$top/build/kout}
+fi
 jobs=${JOBS:-$(nproc)}
 
 [ -f "$src/Makefile" ] || { echo "build-kernel: no kernel tree at $src (run 'make tree')" >&2; exit 1; }

@@ -24,7 +24,10 @@ build_suite() {	# $1 = kernel tree, $2 = stage dir, rest = test paths
 	local ktree=$1 dst=$2; shift 2
 	local kvm=$ktree/tools/testing/selftests/kvm targets=() t
 	[ $# -gt 0 ] || return 0
-	make -C "$ktree" -s headers_install INSTALL_HDR_PATH="$ktree/usr" >/dev/null
+	# Out of tree (the headers still land in $ktree/usr, where the
+	# selftests look), so the source tree stays clean for O= kernel builds.
+	make -C "$ktree" O="$top/build/hdr-$(basename "$ktree")" -s headers_install \
+		INSTALL_HDR_PATH="$ktree/usr" >/dev/null
 	for t in "$@"; do
 		targets+=("$kvm/$t")
 	done
