@@ -56,11 +56,26 @@ export:
 kernel: $(K)/.git
 	@scripts/build-kernel.sh
 
-selftests: $(K)/.git
-	@scripts/build-selftests.sh
+# What 'make check' runs: tests/list, or with DEBUG=1 tests/list and
+# tests/stress.list with every timeout multiplied by DEBUG_SLOWDOWN, since
+# KASAN and lockdep slow the kernel down.
+DEBUG_SLOWDOWN ?= 4
+ifeq ($(DEBUG),1)
+CHECK_LIST := $(B)/debug.list
+else
+CHECK_LIST := $(TOP)/tests/list
+endif
+
+$(B)/debug.list: $(TOP)/tests/list $(TOP)/tests/stress.list
+	@mkdir -p $(B)
+	@sed -e 's/#.*//' $^ | awk -v k=$(DEBUG_SLOWDOWN) \
+		'NF { $$2 = $$2 * k; print }' > $@
+
+selftests: $(K)/.git $(if $(filter 1,$(DEBUG)),$(B)/debug.list)
+	@TEST_LIST=$(CHECK_LIST) scripts/build-selftests.sh
 
 initramfs: selftests
-	@scripts/mkinitramfs.sh
+	@TEST_LIST=$(CHECK_LIST) scripts/mkinitramfs.sh
 
 define boot
 	@scripts/qemu-run.py --mode $(1) --list $(2) --kernel $(BZIMAGE) \
@@ -72,7 +87,7 @@ tree-lenient:
 	@TREE_LENIENT=1 scripts/tree.sh
 
 check: deps tree-lenient kernel initramfs
-	$(call boot,check,$(TOP)/tests/list)
+	$(call boot,check,$(CHECK_LIST))
 
 check-upstream: deps tree-lenient kernel
 	@grep -E '^upstream/' tests/list > $(B)/upstream.list || \
