@@ -18,7 +18,7 @@ export ACCEL DEBUG
 
 LOGDIR := $(B)/logs
 
-.PHONY: all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress run \
+.PHONY: all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress run bench \
 	lint checkpatch w1 bisect clean distclean help
 
 all: check
@@ -35,6 +35,7 @@ help:
 	@echo "make export         write build/linux base..HEAD back to patches/"
 	@echo "make kernel         build the test kernel (build/kout, DEBUG=1: build/kout-debug)"
 	@echo "make selftests      build the listed selftests and the demo, statically"
+	@echo "make bench          our kernel against Linux 6.12 on guest_memfd workloads (BENCH_ROUNDS=3)"
 	@echo "make lint           checkpatch --strict, W=1 build, bisect build of every patch"
 	@echo "make deps           install the Debian packages all of this needs"
 	@echo "Variables: ACCEL=tcg|kvm  DEBUG=1  BASE_TARBALL=path  FORCE=1 (make tree)"
@@ -103,6 +104,11 @@ check-stress: deps tree-lenient kernel
 
 run: deps tree-lenient kernel initramfs
 	$(call boot,run,$(TOP)/tests/list)
+
+# Boots our kernel and Linux 6.12 in turn on the same benchmark; builds only
+# what is missing (README.md, "Benchmarks").
+bench: deps
+	@JOBS=$${JOBS:-2} scripts/bench.py
 
 lint: deps tree
 	@scripts/lint.sh

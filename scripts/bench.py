@@ -24,6 +24,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -43,24 +44,30 @@ FRAGS612 = [os.path.join(TOP, "configs", "kvm.config"),
 JOBS = os.environ.get("JOBS", "2")
 
 # Projection limit (seconds) of the workloads that grow with their size: a
-# size that the previous one predicts to take longer is not run (see
-# bench/gmem_bench.c) and reads '>LIMIT s' in the table.
-LIMIT = int(os.environ.get("BENCH_LIMIT", "60"))
+# size that the last one measured predicts to take longer is not run (see
+# bench/gmem_bench.c) and reads "not run, est. N" in the table.
+LIMIT = int(os.environ.get("BENCH_LIMIT", "120"))
 FAULT_MIB = 1024
-CONVERT_ROUNDS = 1000
+CONVERT_ROUNDS = 2000
 
 # One line per benchmark invocation in each boot: timeout (s), arguments.
+# The fragmented case goes last: a kernel crash there (ours had one, since
+# fixed) costs no other result.
 PLAN = [
     (600, f"-l {LIMIT} attr 1,16,64"),
-    (600, "frag 16"),
     (600, f"fault {FAULT_MIB}"),
     (600, f"convert {CONVERT_ROUNDS}"),
     (900, f"-l {LIMIT} start 4,16,64,128,192"),
+    (900, "frag 16"),
 ]
+# Which invocation of the plan produces each result name.
+SOURCE = {"attr-private": "attr", "attr-shared": "attr", "fault": "fault", "punch": "fault",
+          "refault": "fault", "teardown": "fault", "convert": "convert", "start": "start",
+          "frag-private": "frag", "frag-shared": "frag"}
 BOOT_MARGIN = 240
 
-# Table rows: (name, param, label, metric, memory field, unit of the metric).
-# metric 'time' shows time_us; 'rate' shows the rate and compares times.
+# Table rows: (name, param, label, metric, memory field).  Metric 'time'
+# shows time_us; 'rate' shows the rate (ratios still compare the times).
 ROWS = [
     ("attr-private", "1G", "1. attributes private, 1 GiB", "time", "kmem_kb"),
     ("attr-shared", "1G", "1. attributes shared, 1 GiB", "time", None),
@@ -68,8 +75,8 @@ ROWS = [
     ("attr-shared", "16G", "1. attributes shared, 16 GiB", "time", None),
     ("attr-private", "64G", "1. attributes private, 64 GiB", "time", "kmem_kb"),
     ("attr-shared", "64G", "1. attributes shared, 64 GiB", "time", None),
-    ("frag-private", "16G", "1. 16 GiB in 4 KiB pieces: 2M x private", "time", "kmem_kb"),
-    ("frag-shared", "16G", "1. 16 GiB in 4 KiB pieces: all shared", "time", None),
+    ("frag-private", "16G", "1. 16 GiB, every other 4 KiB private (2M ioctls)", "time", "kmem_kb"),
+    ("frag-shared", "16G", "1. same, then all 16 GiB shared (1 ioctl)", "time", None),
     ("fault", f"{FAULT_MIB}M", f"2. private fault-in, {FAULT_MIB} MiB (pages/s)", "rate", "kmem_kb"),
     ("refault", f"{FAULT_MIB}M", f"2. fault-in again after punch (pages/s)", "rate", None),
     ("convert", "2M", "3. 2 MiB shared<->private round trips (/s)", "rate", None),
@@ -93,9 +100,7 @@ def log(msg):
 
 
 def run(cmd, **kw):
-    env = dict(os.environ)
-    env.update(kw.pop("env", {}))
-    r = subprocess.run(cmd, env=env, **kw)
+    r = subprocess.run(cmd, **kw)
     if r.returncode:
         sys.exit(f"bench: ERROR: {' '.join(map(shlex.quote, cmd))} failed ({r.returncode})")
     return r
@@ -133,16 +138,32 @@ def build_ours():
         sys.exit(f"bench: ERROR: no bzImage at {bz} after 'make kernel'")
     dst = os.path.join(BB, "bzImage-ours")
     shutil.copyfile(bz, dst)
-    info = {"bzimage": bz, "sha1": sha1(dst)}
+    built = os.path.getmtime(bz)
+    info = {"bzimage": bz, "sha1": sha1(dst),
+            "built": time.strftime("%Y-%m-%d %H:%M", time.localtime(built))}
     tree = os.path.join(B, "linux")
-    r = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h %s"],
+    r = subprocess.run(["git", "-C", tree, "log", "-1", "--format=%h"],
                        capture_output=True, text=True)
-    if r.returncode == 0:
-        info["head"] = r.stdout.strip()
+    if r.returncode == 0 and r.stdout.strip():
+        head = r.stdout.strip()
+        info["head"] = head
         d = subprocess.run(["git", "-C", tree, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True)
         info["dirty"] = bool(d.stdout.strip())
-    log(f"ours: {bz} copied to {dst}")
+        # Like make: a kernel source file newer than the bzImage means that
+        # the tree has changed since (the selftests do not count).
+        newer = subprocess.run(
+            ["find", tree, "(", "-path", f"{tree}/.git", "-o", "-path", f"{tree}/tools",
+             "-o", "-path", f"{tree}/Documentation", "-o", "-path", f"{tree}/samples",
+             "-o", "-path", f"{tree}/usr", ")",
+             "-prune", "-o", "-type", "f", "(", "-name", "*.[chS]", "-o", "-name", "Kconfig*",
+             "-o", "-name", "Makefile*", "-o", "-name", "Kbuild", ")",
+             "-newer", bz, "-print", "-quit"], capture_output=True, text=True).stdout.strip()
+        if newer:
+            log(f"WARNING: {os.path.relpath(newer, tree)} in build/linux is newer than {bz}: "
+                "benchmarking the bzImage anyway ('make kernel' first to include the change)")
+            info["stale"] = True
+    log(f"ours: {bz} (built {info['built']}) copied to {dst}")
     return dst, info
 
 
@@ -260,7 +281,17 @@ def parse_kv(fields):
     return d
 
 
+def workload_of(args):
+    """'-l 45 attr 1,16' -> 'attr'."""
+    words = args.split()
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2
+    return words[i] if i < len(words) else args
+
+
 def boot(name, kernel, initrd, rnd):
+    """Boot one kernel once; return what its benchmark reported."""
     console = os.path.join(LOGS, f"r{rnd}-{name}-console.log")
     output = os.path.join(LOGS, f"r{rnd}-{name}-output.log")
     for f in (console, output):
@@ -270,51 +301,70 @@ def boot(name, kernel, initrd, rnd):
     start = time.time()
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     timed_out = False
-    while proc.poll() is None:
-        if time.time() - start > limit:
+    try:
+        while proc.poll() is None:
+            if time.time() - start > limit:
+                timed_out = True
+                break
+            time.sleep(1)
+    finally:
+        # Also when interrupted: never leave a QEMU behind.
+        if proc.poll() is None:
             proc.kill()
-            timed_out = True
-            break
-        time.sleep(1)
-    proc.wait()
-    wall = time.time() - start
+        proc.wait()
 
-    res = {"kernel": name, "round": rnd, "wall_s": round(wall), "bench": {}, "errors": [],
-           "uname": None}
-    ended, current = set(), None
+    res = {"kernel": name, "round": rnd, "wall_s": round(time.time() - start), "bench": {},
+           "failed": {}, "errors": [], "uname": None, "crash": None}
+    ended, current, asserts = set(), None, {}
     with open(output, errors="replace") as f:
         for line in f.read().replace("\r", "").split("\n"):
             if line.startswith("### BOOTED "):
-                res["uname"] = line[len("### BOOTED "):].strip()
+                res["uname"] = line[len("### BOOTED "):].split()[0]
             elif line.startswith("### START "):
                 current = line[len("### START "):].strip()
             elif line.startswith("### END "):
                 rc, _, args = line[len("### END "):].partition(" ")
-                ended.add(args.strip())
+                args = args.strip()
+                ended.add(args)
                 if rc != "0":
-                    res["errors"].append(f"'gmem_bench {args.strip()}' exited with {rc}"
-                                         + (" (killed at its timeout)" if rc == "137" else ""))
+                    why = ("killed at its timeout" if rc == "137" else f"exit status {rc}")
+                    if args in asserts:
+                        why += ": " + asserts[args]
+                    res["failed"][workload_of(args)] = why
                 current = None
             elif line.startswith("BENCH "):
                 parts = line.split()
                 if len(parts) >= 3:
                     res["bench"][(parts[1], parts[2])] = parse_kv(parts[3:])
-            elif line.startswith("==== Test Assertion Failure") or "ASSERT" in line:
-                res["errors"].append(f"{current}: {line.strip()}")
-    if res["uname"] is None:
-        res["errors"].append("the kernel did not boot to the benchmark")
-    if timed_out:
-        res["errors"].append(f"QEMU killed after {limit}s" + (f" (in: {current})" if current else ""))
-    for _, args in PLAN:
-        if res["uname"] and args not in ended and not timed_out:
-            res["errors"].append(f"'gmem_bench {args}' never finished (crash?)")
+            elif current and current not in asserts and (
+                    "Assertion Failure" in line or "ASSERT" in line or "failed" in line):
+                asserts[current] = line.strip()
+
     with open(console, errors="replace") as f:
         lines = f.read().replace("\r", "").split("\n")
     splats = [i for i, l in enumerate(lines) if SPLAT.search(l)]
     if splats:
-        res["errors"].append(f"{len(splats)} kernel splat line(s) in {console}")
-        for i in splats[:3]:
-            res["errors"].extend("  ! " + l for l in lines[max(0, i - 1):i + 8])
+        first = lines[splats[0]].strip()
+        rip = next((l.strip() for l in lines[splats[0]:] if l.strip().startswith("RIP:")), "")
+        res["crash"] = first + (f" ({rip.split()[-1]})" if rip else "")
+        res["errors"].append(f"kernel splat: {res['crash']}; see {console}")
+
+    if res["uname"] is None:
+        res["errors"].append("the kernel did not boot to the benchmark")
+    elif timed_out:
+        res["errors"].append(f"QEMU killed after {limit}s" + (f" (in: {current})" if current else ""))
+    for _, args in PLAN:
+        if res["uname"] is None or args in ended:
+            continue
+        w = workload_of(args)
+        if current == args and res["crash"]:
+            res["failed"][w] = f"kernel crash: {res['crash']}"
+        elif current == args and timed_out:
+            res["failed"][w] = "QEMU time limit"
+        else:
+            res["failed"][w] = "not run (an earlier workload stopped the boot)"
+    for w, why in res["failed"].items():
+        res["errors"].append(f"{w}: {why}")
     return res
 
 
@@ -342,6 +392,8 @@ def fmt_rate(r):
 def fmt_kb(kb):
     if kb is None:
         return ""
+    if abs(kb) < 4:
+        return "~0"
     if abs(kb) >= 10 * 1024:
         return f"{kb / 1024:.0f} MiB"
     if abs(kb) >= 1024:
@@ -349,68 +401,79 @@ def fmt_kb(kb):
     return f"{kb:.0f} KiB"
 
 
+INF = float("inf")
+
+
 def summarize(results, kernel, key, metric, memf):
-    """Median and spread of one row for one kernel.  A skipped size counts
-    as longer than any measurement (it was projected over the limit)."""
-    times, rates, mems, skipped, missing = [], [], [], 0, 0
+    """One row for one kernel over the rounds: median and spread of the
+    time (a size not run because it was projected over the limit counts as
+    longer than anything measured), of the rate, of the memory."""
+    times, rates, mems, projected, failed = [], [], [], [], []
     for r in results:
         if r["kernel"] != kernel:
             continue
         d = r["bench"].get(key)
         if d is None:
-            missing += 1
+            failed.append(r["failed"].get(SOURCE.get(key[0]), "no result"))
             continue
         if d.get("skipped"):
-            skipped += 1
-            times.append(float("inf"))
+            times.append(INF)
+            projected.append(d.get("projected_s", 0))
             continue
         times.append(d["time_us"])
         if metric == "rate":
             rates.append(d["rate"])
         if memf and memf in d:
             mems.append(d[memf])
-    s = {"n": len(times), "skipped": skipped, "missing": missing}
-    if not times:
-        return s
-    s["median_us"] = statistics.median(times)
-    finite = [t for t in times if t != float("inf")]
-    s["min_us"] = min(times)
-    s["max_us"] = max(times)
+    s = {"times": times, "failed": failed, "projected": projected}
+    if times:
+        s["median_us"] = statistics.median(times)
+        s["min_us"], s["max_us"] = min(times), max(times)
     if rates:
         s["rate_median"] = statistics.median(rates)
         s["rate_min"], s["rate_max"] = min(rates), max(rates)
     if mems:
         s["mem_kb"] = statistics.median(mems)
-    s["finite"] = bool(finite)
     return s
+
+
+def estimate(s):
+    """Projected time (us) of a row that was not run."""
+    return statistics.median(s["projected"]) * 1e6 if s["projected"] else INF
 
 
 def cell(s, metric):
     if "median_us" not in s:
-        return "n/a"
-    if s["median_us"] == float("inf"):
-        return f">{LIMIT} s (not run)"
-    if metric == "rate":
-        txt = f"{fmt_rate(s['rate_median'])} ({fmt_rate(s['rate_min'])}-{fmt_rate(s['rate_max'])})"
+        why = s["failed"][0] if s["failed"] else "no result"
+        if why.startswith("kernel crash"):
+            why = "kernel crash"
+        return f"FAILED ({why})"
+    if s["median_us"] == INF:
+        txt = f"not run, est. {fmt_time(estimate(s))}"
+    elif metric == "rate":
+        txt = (f"{fmt_rate(s['rate_median'])} "
+               f"({fmt_rate(s['rate_min'])}-{fmt_rate(s['rate_max'])})")
     else:
-        hi = "" if s["max_us"] != float("inf") else f">{LIMIT} s"
-        txt = f"{fmt_time(s['median_us'])} ({fmt_time(s['min_us'])}-{hi or fmt_time(s['max_us'])})"
+        hi = f">{LIMIT} s" if s["max_us"] == INF else fmt_time(s["max_us"])
+        txt = f"{fmt_time(s['median_us'])} ({fmt_time(s['min_us'])}-{hi})"
+    n = len(s["times"])
+    if s["failed"]:
+        txt += f" [{len(s['failed'])} of {n + len(s['failed'])} failed]"
     return txt
 
 
 def ratio(o, u):
-    """6.12 time / our time (> 1: ours is faster), with its verdict."""
+    """6.12 time / our time (above 1: ours is faster) and its verdict."""
     if "median_us" not in o or "median_us" not in u:
-        return "n/a", ""
+        return "n/a", "FAILED on ours" if "median_us" not in u else "failed on 6.12"
     ot, ut = o["median_us"], u["median_us"]
-    inf = float("inf")
-    if ot == inf and ut == inf:
-        return "n/a", "both over the limit"
-    if ut == inf:
-        return f"<{ot / (LIMIT * 1e6):.2g}", "OURS SLOWER"
-    if ot == inf:
-        return f">{LIMIT * 1e6 / ut:,.0f}", "ours faster"
-    q = ut / ot
+    if ot == INF and ut == INF:
+        return "n/a", "not run on either"
+    if ot == INF or ut == INF:
+        # Not run: compare with the projection, marked as such.
+        q = (estimate(o) if ot == INF else ot) / (estimate(u) if ut == INF else ut)
+        return "~" + (f"{q:,.0f}" if q >= 100 else f"{q:.2f}"), \
+            ("ours faster" if q >= 1 else "OURS SLOWER") + " (projected)"
     q = ot / ut
     if q >= 1.1:
         verdict = "ours faster"
@@ -418,11 +481,15 @@ def ratio(o, u):
         verdict = "same (within 10%)"
     else:
         verdict = "OURS SLOWER"
-    txt = f"{q:,.0f}" if q >= 100 else f"{q:.2f}"
-    return txt, verdict
+    if q >= 1.1 or q <= 1 / 1.1:
+        # With the ranges of the two kernels overlapping, a difference of
+        # the medians may be noise.
+        if o["min_us"] <= u["max_us"] and u["min_us"] <= o["max_us"]:
+            verdict += " (ranges overlap)"
+    return (f"{q:,.0f}" if q >= 100 else f"{q:.2f}"), verdict
 
 
-def table(results, rounds, meta):
+def table(results):
     hdr = ["workload", "ours: median (min-max)", "6.12: median (min-max)",
            "6.12/ours", "verdict", "kmem ours", "kmem 6.12"]
     rows = []
@@ -443,65 +510,105 @@ def table(results, rounds, meta):
     return "\n".join(out)
 
 
+LEGEND = f"""\
+Medians over the rounds, (min-max) over the rounds; rates are per second.
+6.12/ours: ratio of the median times, above 1 ours is faster; within 10%
+the verdict reads "same", and "(ranges overlap)" flags a difference that
+the spread of the rounds does not support.  kmem: growth of Slab +
+VmallocUsed in the guest kernel (page granular; ~0: under 4 KiB).
+"not run, est. N": the previous size of the same workload projected more
+than {LIMIT} s for this size, so it was not started (an attributes ioctl
+cannot be interrupted); N is the projection for this step, and the ratio
+marked ~ compares with it."""
+
+
+def report(results, meta):
+    unames = {r["kernel"]: r["uname"] for r in results if r["uname"]}
+    rounds = max(r["round"] for r in results)
+    ours = meta.get("ours", {})
+    head = (f"{rounds} round(s), each booting both kernels, alternating which goes first, "
+            f"under `{meta.get('qemu', '').removesuffix(' -kernel')}`; "
+            f"the boots took {meta.get('boots_s', 0) / 60:.1f} min.\n"
+            f"ours: {unames.get('ours', '?')}"
+            + f", bzImage built {ours.get('built', '?')}"
+            + (f" (build/linux at {ours['head']}"
+               + (", which has uncommitted changes" if ours.get("dirty") else "")
+               + (", newer than the bzImage" if ours.get("stale") else "") + ")"
+               if ours.get("head") else "")
+            + f"; reference: {unames.get('6.12', '?')}; host load average "
+            f"{meta.get('load', '?')} at the start.\n")
+    errors = [f"{r['kernel']} round {r['round']}: {e}" for r in results for e in r["errors"]]
+    text = head + "\n" + table(results) + "\n\n" + LEGEND + "\n"
+    if errors:
+        text += "\nProblems:\n" + "".join(f"- {e}\n" for e in errors)
+    return text, errors
+
+
+def load_results(path):
+    with open(path) as f:
+        data = json.load(f)
+    for r in data["results"]:
+        r["bench"] = {tuple(k.split(" ", 1)): v for k, v in r["bench"].items()}
+    return data["results"], data["meta"]
+
+
+def save_results(path, results, meta):
+    with open(path, "w") as f:
+        json.dump({"meta": meta, "results": [
+            {**r, "bench": {f"{a} {b}": v for (a, b), v in r["bench"].items()}}
+            for r in results]}, f, indent=1)
+
+
 def main():
+    if sys.argv[1:] == ["--report"]:
+        # Print the table of the last run again (build/bench/results.json).
+        results, meta = load_results(os.path.join(BB, "results.json"))
+        text, errors = report(results, meta)
+        print(text, end="")
+        return 1 if errors else 0
+    if sys.argv[1:]:
+        sys.exit("usage: scripts/bench.py [--report]   (BENCH_ROUNDS=3 BENCH_LIMIT=120 JOBS=2)")
+
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     os.makedirs(LOGS, exist_ok=True)
     t0 = time.time()
-    ours, ours_info = build_ours()
-    ref, ref_info = build_612()
+    meta = {"load": os.getloadavg()[0].__round__(1)}
+    ours, meta["ours"] = build_ours()
+    ref, meta["6.12"] = build_612()
     exe = build_bench()
     initrd = pack_initramfs(exe)
-    log(f"built in {time.time() - t0:.0f}s; {rounds} rounds of 2 boots "
-        f"(qemu {' '.join(qemu_cmd('K', 'I', 'C', 'O')[1:16])})")
+    meta["qemu"] = " ".join(qemu_cmd("bzImage", "initramfs", "c", "o")[:16]) + " ..."
+    log(f"built in {time.time() - t0:.0f}s; {rounds} round(s) of two boots, "
+        f"each up to {(sum(t for t, _ in PLAN) + BOOT_MARGIN) // 60} min")
 
     kernels = {"ours": ours, "6.12": ref}
-    results, errors = [], []
+    results = []
     t_boots = time.time()
     for rnd in range(1, rounds + 1):
-        order = ["ours", "6.12"] if rnd % 2 else ["6.12", "ours"]
-        for k in order:
+        for k in (["ours", "6.12"] if rnd % 2 else ["6.12", "ours"]):
             r = boot(k, kernels[k], initrd, rnd)
             results.append(r)
-            status = "ok" if not r["errors"] else f"{len(r['errors'])} error(s)"
             log(f"round {rnd}/{rounds} {k:4}: {r['uname'] or 'no boot'}, "
-                f"{len(r['bench'])} results, {r['wall_s']}s, {status}")
+                f"{len(r['bench'])} results in {r['wall_s']}s"
+                + (f", {len(r['errors'])} problem(s)" if r["errors"] else ""))
             for e in r["errors"]:
-                log(f"  {k} round {rnd}: {e}")
-                errors.append(f"{k} round {rnd}: {e}")
-    boots_s = time.time() - t_boots
+                log(f"  {e}")
+    meta["boots_s"] = time.time() - t_boots
+    save_results(os.path.join(BB, "results.json"), results, meta)
 
-    with open(os.path.join(BB, "results.json"), "w") as f:
-        json.dump([{**r, "bench": {f"{a} {b}": v for (a, b), v in r["bench"].items()}}
-                   for r in results], f, indent=1)
-
-    unames = {r["kernel"]: r["uname"] for r in results if r["uname"]}
-    tab = table(results, rounds, None)
-    head = (f"{rounds} rounds, each booting both kernels (alternating which goes first) "
-            f"under `{' '.join(qemu_cmd('bzImage', 'initrd', 'c', 'o')[:16])}`; "
-            f"boots took {boots_s / 60:.1f} min.\n"
-            f"ours: {unames.get('ours', '?')}"
-            + (f" (build/linux {ours_info.get('head', '?')}"
-               + (", uncommitted changes" if ours_info.get("dirty") else "") + ")")
-            + f"; 6.12: {unames.get('6.12', '?')}.\n")
-    print()
-    print(head)
-    print(tab)
-    print()
-    print("Times are medians over the rounds (min-max in parentheses); rates are per second.\n"
-          "6.12/ours is the ratio of median times: above 1 ours is faster.  kmem is the\n"
-          "growth of Slab + VmallocUsed in the guest kernel (median).  '>N s (not run)':\n"
-          f"the smaller size projected more than the {LIMIT} s limit for this one.")
+    text, errors = report(results, meta)
     with open(os.path.join(BB, "results.md"), "w") as f:
-        f.write(head + "\n" + tab + "\n")
-        if errors:
-            f.write("\nErrors:\n" + "".join(f"- {e}\n" for e in errors))
-    print(f"\nbench: results in {os.path.join(BB, 'results.md')}, raw in results.json, "
-          f"logs in {LOGS}; total {(time.time() - t0) / 60:.1f} min")
+        f.write(text)
+    print()
+    print(text)
+    print(f"bench: {os.path.join(BB, 'results.md')}, raw results in results.json, "
+          f"boot logs in {LOGS}; total {(time.time() - t0) / 60:.1f} min")
     if errors:
-        print(f"bench: ERROR: {len(errors)} problem(s), see above")
+        print(f"bench: FAILED: {len(errors)} problem(s) listed above")
         return 1
     return 0
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sys.exit(main())

@@ -1,0 +1,548 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * gmem_bench: the workloads of 'make bench' (see README.md, "Benchmarks").
+ *
+ * Written against the upstream (Linux 6.12) KVM uAPI and linked with the
+ * 6.12 KVM selftest library, so that the very same binary runs on our 6.1
+ * kernel and on the reference 6.12 kernel.  Every VM is a
+ * KVM_X86_SW_PROTECTED_VM.
+ *
+ * One invocation runs one workload and prints one line per measurement:
+ *
+ *	BENCH <name> <param> key=value ...
+ *
+ * Times are in microseconds (CLOCK_MONOTONIC), memory in KiB.  kmem_kb is
+ * the growth of Slab + VmallocUsed in /proc/meminfo (the kernel's own
+ * metadata: attribute trees, memslot arrays, MMU page headers), used_kb the
+ * growth of MemTotal - MemFree (everything, guest pages included).
+ *
+ * A case whose cost grows with its size is run in increasing sizes; when
+ * the last size measured predicts, linearly, that a case would take longer
+ * than the limit (-l, seconds) as a whole, that size is not run, because an
+ * ioctl that has started cannot be interrupted.  Each of its steps is then
+ * reported with its own projection:
+ *
+ *	BENCH <name> <param> skipped=1 limit_s=<limit> projected_s=<estimate>
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/falloc.h>
+#include <linux/kvm.h>
+#include <linux/kvm_para.h>
+
+#include "kvm_util.h"
+#include "processor.h"
+#include "ucall_common.h"
+
+#define KIB		1024ULL
+#define MIB		(1024 * KIB)
+#define GIB		(1024 * MIB)
+#define PG		4096ULL
+
+/* Guest physical layout: the library's slot 0 sits low; ours start here. */
+#define DATA_GPA	(4 * GIB)
+#define DATA_SLOT	1
+
+static double limit_s = 120;
+
+/* ---------------------------------------------------------------- host */
+
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
+}
+
+struct meminfo {
+	long long free_kb, total_kb, slab_kb, vmalloc_kb;
+};
+
+static struct meminfo meminfo(void)
+{
+	struct meminfo m = { 0 };
+	char line[256];
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	TEST_ASSERT(f, "open /proc/meminfo");
+	while (fgets(line, sizeof(line), f)) {
+		long long v;
+		char key[64];
+
+		if (sscanf(line, "%63[^:]: %lld", key, &v) != 2)
+			continue;
+		if (!strcmp(key, "MemFree"))
+			m.free_kb = v;
+		else if (!strcmp(key, "MemTotal"))
+			m.total_kb = v;
+		else if (!strcmp(key, "Slab"))
+			m.slab_kb = v;
+		else if (!strcmp(key, "VmallocUsed"))
+			m.vmalloc_kb = v;
+	}
+	fclose(f);
+	return m;
+}
+
+static long long kmem_delta(struct meminfo a, struct meminfo b)
+{
+	return (b.slab_kb + b.vmalloc_kb) - (a.slab_kb + a.vmalloc_kb);
+}
+
+static long long used_delta(struct meminfo a, struct meminfo b)
+{
+	return a.free_kb - b.free_kb;
+}
+
+/*
+ * Wait until the frees of the previous case are over, so that they do not
+ * count against this one: a VM's teardown may hand its metadata to RCU
+ * callbacks, which take seconds under emulation for a large xarray.  Done
+ * when Slab + VmallocUsed has moved by less than 64 KiB in each of three
+ * 200 ms intervals, or after two minutes.
+ */
+static void settle(void)
+{
+	struct meminfo a, b;
+	int i, calm = 0;
+
+	sync();
+	a = meminfo();
+	for (i = 0; i < 600 && calm < 3; i++) {
+		usleep(200 * 1000);
+		b = meminfo();
+		calm = llabs(kmem_delta(a, b)) < 64 ? calm + 1 : 0;
+		a = b;
+	}
+}
+
+static int create_sw_vm_fd(void)
+{
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int vm;
+
+	TEST_ASSERT(kvm >= 0, "open /dev/kvm: %s", strerror(errno));
+	vm = ioctl(kvm, KVM_CREATE_VM, KVM_X86_SW_PROTECTED_VM);
+	TEST_ASSERT(vm >= 0, "KVM_CREATE_VM(SW_PROTECTED): %s", strerror(errno));
+	close(kvm);
+	return vm;
+}
+
+static void set_attrs_fd(int vm, uint64_t gpa, uint64_t size, uint64_t attrs)
+{
+	struct kvm_memory_attributes a = {
+		.address = gpa, .size = size, .attributes = attrs,
+	};
+	int r = ioctl(vm, KVM_SET_MEMORY_ATTRIBUTES, &a);
+
+	TEST_ASSERT(!r, "KVM_SET_MEMORY_ATTRIBUTES [0x%lx, +0x%lx) = 0x%lx: %s",
+		    gpa, size, attrs, strerror(errno));
+}
+
+static void report_skip(const char *name, const char *param, double projected)
+{
+	printf("BENCH %s %s skipped=1 limit_s=%.0f projected_s=%.1f\n",
+	       name, param, limit_s, projected);
+	fflush(stdout);
+}
+
+/* Parse "1,16,64" into at most @max sizes. */
+static int parse_sizes(const char *s, uint64_t *out, int max)
+{
+	int n = 0;
+
+	while (*s && n < max) {
+		char *end;
+
+		out[n++] = strtoull(s, &end, 0);
+		TEST_ASSERT(end != s, "bad size list");
+		s = *end == ',' ? end + 1 : end;
+	}
+	return n;
+}
+
+/*
+ * Workload 1a: attributes over one contiguous range with no memslot
+ * behind it, private then shared, then the VM's teardown.
+ */
+static void bench_attr(const char *list)
+{
+	uint64_t sizes[16], prev_gib = 0, prev_total = 0, prev_priv = 0, prev_shared = 0;
+	int i, n = parse_sizes(list, sizes, 16);
+
+	for (i = 0; i < n; i++) {
+		uint64_t gib = sizes[i], t0, t1, t2, t3;
+		struct meminfo m0, m1, m2;
+		char param[32];
+		int vm;
+
+		snprintf(param, sizeof(param), "%luG", gib);
+		if (prev_gib && (double)prev_total * gib / prev_gib / 1e6 > limit_s) {
+			double scale = (double)gib / prev_gib / 1e6;
+
+			report_skip("attr-private", param, prev_priv * scale);
+			report_skip("attr-shared", param, prev_shared * scale);
+			continue;
+		}
+
+		vm = create_sw_vm_fd();
+		settle();
+		m0 = meminfo();
+		t0 = now_us();
+		set_attrs_fd(vm, DATA_GPA, gib * GIB, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+		t1 = now_us();
+		m1 = meminfo();
+		printf("BENCH attr-private %s time_us=%lu kmem_kb=%lld\n",
+		       param, t1 - t0, kmem_delta(m0, m1));
+		fflush(stdout);
+
+		set_attrs_fd(vm, DATA_GPA, gib * GIB, 0);
+		t2 = now_us();
+		m2 = meminfo();
+		close(vm);
+		t3 = now_us();
+		printf("BENCH attr-shared %s time_us=%lu kmem_kb=%lld teardown_us=%lu\n",
+		       param, t2 - t1, kmem_delta(m0, m2), t3 - t2);
+		fflush(stdout);
+
+		prev_gib = gib;
+		prev_total = t3 - t0;
+		prev_priv = t1 - t0;
+		prev_shared = t2 - t1;
+	}
+}
+
+/*
+ * Workload 1b: @gib GiB fragmented into 4 KiB pieces, every other one
+ * private (one ioctl per piece), then the whole range shared in one call.
+ */
+static void bench_attr_frag(uint64_t gib)
+{
+	uint64_t pieces = gib * GIB / PG, t0, t1, t2, t3, i;
+	struct meminfo m0, m1, m2;
+	char param[32];
+	int vm = create_sw_vm_fd();
+
+	snprintf(param, sizeof(param), "%luG", gib);
+	settle();
+	m0 = meminfo();
+	t0 = now_us();
+	for (i = 0; i < pieces; i += 2)
+		set_attrs_fd(vm, DATA_GPA + i * PG, PG, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	t1 = now_us();
+	m1 = meminfo();
+	printf("BENCH frag-private %s time_us=%lu ioctls=%lu kmem_kb=%lld\n",
+	       param, t1 - t0, pieces / 2, kmem_delta(m0, m1));
+	fflush(stdout);
+
+	set_attrs_fd(vm, DATA_GPA, gib * GIB, 0);
+	t2 = now_us();
+	m2 = meminfo();
+	close(vm);
+	t3 = now_us();
+
+	printf("BENCH frag-shared %s time_us=%lu kmem_kb=%lld teardown_us=%lu\n",
+	       param, t2 - t1, kmem_delta(m0, m2), t3 - t2);
+	fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- guest */
+
+/* Write one word in every 4 KiB page of [gpa, gpa + size), then report. */
+static void guest_touch(uint64_t gpa, uint64_t size)
+{
+	uint64_t pass, off;
+
+	GUEST_SYNC(0);
+	for (pass = 1;; pass++) {
+		for (off = 0; off < size; off += PG)
+			*(volatile uint64_t *)(gpa + off) = pass ^ off;
+		GUEST_SYNC(pass);
+	}
+}
+
+/*
+ * Ask the host to make [gpa, gpa + size) shared, use it, ask for it to be
+ * private again, use it; @rounds times, between two syncs.
+ */
+static void guest_convert(uint64_t gpa, uint64_t size, uint64_t rounds)
+{
+	volatile uint64_t *p = (volatile uint64_t *)gpa;
+	uint64_t i, r;
+
+	*p = 0;
+	GUEST_SYNC(0);
+	for (i = 0; i < rounds; i++) {
+		r = kvm_hypercall(KVM_HC_MAP_GPA_RANGE, gpa, size / PG,
+				  KVM_MAP_GPA_RANGE_DECRYPTED | KVM_MAP_GPA_RANGE_PAGE_SZ_4K, 0);
+		GUEST_ASSERT_EQ(r, 0);
+		*p = i;
+		r = kvm_hypercall(KVM_HC_MAP_GPA_RANGE, gpa, size / PG,
+				  KVM_MAP_GPA_RANGE_ENCRYPTED | KVM_MAP_GPA_RANGE_PAGE_SZ_4K, 0);
+		GUEST_ASSERT_EQ(r, 0);
+		*p = i;
+	}
+	GUEST_SYNC(1);
+}
+
+/* ------------------------------------------- VMs with a private memslot */
+
+struct pvm {
+	struct kvm_vm *vm;
+	struct kvm_vcpu *vcpu;
+	int gmem;
+	void *shared;		/* the memslot's userspace (shared) view */
+	uint64_t size;
+};
+
+static struct kvm_vm *new_vm(struct kvm_vcpu **vcpu, void *guest_code)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+
+	return __vm_create_shape_with_one_vcpu(shape, vcpu, 0, guest_code);
+}
+
+/*
+ * Give @p->vm a guest_memfd of @size at DATA_GPA, bound to a memslot,
+ * private; the guest maps the first @map bytes of it (2 MiB pages).
+ */
+static void add_private_slot(struct pvm *p, uint64_t size, uint64_t map)
+{
+	p->size = size;
+	p->gmem = vm_create_guest_memfd(p->vm, size, 0);
+	p->shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(p->shared != MAP_FAILED, "mmap %lu bytes: %s", size, strerror(errno));
+	vm_set_user_memory_region2(p->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+				   size, p->shared, p->gmem, 0);
+	vm_set_memory_attributes(p->vm, DATA_GPA, size, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	virt_map_level(p->vm, DATA_GPA, DATA_GPA, map, PG_LEVEL_2M);
+}
+
+static void free_pvm(struct pvm *p)
+{
+	close(p->gmem);
+	munmap(p->shared, p->size);
+	kvm_vm_free(p->vm);
+}
+
+/* Run until the guest's next GUEST_SYNC; return its argument. */
+static uint64_t run_to_sync(struct kvm_vcpu *vcpu)
+{
+	struct ucall uc;
+
+	for (;;) {
+		vcpu_run(vcpu);
+		if (vcpu->run->exit_reason == KVM_EXIT_HYPERCALL) {
+			struct kvm_run *run = vcpu->run;
+			uint64_t attrs = run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED ?
+					 KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+
+			TEST_ASSERT_EQ(run->hypercall.nr, KVM_HC_MAP_GPA_RANGE);
+			vm_set_memory_attributes(vcpu->vm, run->hypercall.args[0],
+						 run->hypercall.args[1] * PG, attrs);
+			run->hypercall.ret = 0;
+			continue;
+		}
+		TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_IO,
+			    "unexpected exit %u (%s)", vcpu->run->exit_reason,
+			    exit_reason_str(vcpu->run->exit_reason));
+		switch (get_ucall(vcpu, &uc)) {
+		case UCALL_SYNC:
+			return uc.args[1];
+		case UCALL_ABORT:
+			REPORT_GUEST_ASSERT(uc);
+		default:
+			TEST_FAIL("unexpected ucall %lu", uc.cmd);
+		}
+	}
+}
+
+/*
+ * Workloads 2 and 5: fault in @mib MiB of fresh private memory, punch it
+ * all out, fault it in again, tear the VM down.
+ */
+static void bench_fault(uint64_t mib)
+{
+	uint64_t size = mib * MIB, pages = size / PG, t0, t1, t2, t3, t4, t5;
+	struct meminfo m0, m1;
+	struct pvm p = { 0 };
+	char param[32];
+	int r;
+
+	snprintf(param, sizeof(param), "%luM", mib);
+	p.vm = new_vm(&p.vcpu, guest_touch);
+	add_private_slot(&p, size, size);
+	vcpu_args_set(p.vcpu, 2, DATA_GPA, size);
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 0);
+
+	settle();
+	m0 = meminfo();
+	t0 = now_us();
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 1);
+	t1 = now_us();
+	m1 = meminfo();
+
+	r = fallocate(p.gmem, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, size);
+	TEST_ASSERT(!r, "punch hole: %s", strerror(errno));
+	t2 = now_us();
+
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 2);
+	t3 = now_us();
+
+	t4 = now_us();
+	free_pvm(&p);
+	t5 = now_us();
+
+	printf("BENCH fault %s time_us=%lu pages=%lu rate=%.0f used_kb=%lld kmem_kb=%lld\n",
+	       param, t1 - t0, pages, pages * 1e6 / (t1 - t0),
+	       used_delta(m0, m1), kmem_delta(m0, m1));
+	printf("BENCH punch %s time_us=%lu\n", param, t2 - t1);
+	printf("BENCH refault %s time_us=%lu rate=%.0f\n", param, t3 - t2,
+	       pages * 1e6 / (t3 - t2));
+	printf("BENCH teardown %s time_us=%lu\n", param, t5 - t4);
+	fflush(stdout);
+}
+
+/* Workload 3: @rounds guest-requested 2 MiB shared<->private round trips. */
+static void bench_convert(uint64_t rounds)
+{
+	const uint64_t size = 2 * MIB;
+	struct pvm p = { 0 };
+	uint64_t t0, t1;
+
+	p.vm = new_vm(&p.vcpu, guest_convert);
+	vm_enable_cap(p.vm, KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
+	add_private_slot(&p, size, size);
+	vcpu_args_set(p.vcpu, 3, DATA_GPA, size, rounds);
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 0);
+
+	t0 = now_us();
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 1);
+	t1 = now_us();
+	free_pvm(&p);
+
+	printf("BENCH convert 2M time_us=%lu rounds=%lu rate=%.0f\n",
+	       t1 - t0, rounds, rounds * 1e6 / (t1 - t0));
+	fflush(stdout);
+}
+
+/*
+ * Workload 4: the cost of starting a VM with a private memslot of each
+ * size: guest_memfd, memslot, attributes, a guest touching @touch_mib MiB.
+ */
+static void bench_start(const char *list, uint64_t touch_mib)
+{
+	uint64_t sizes[16], prev_us = 0, prev_gib = 0;
+	int i, n = parse_sizes(list, sizes, 16);
+
+	for (i = 0; i < n; i++) {
+		uint64_t gib = sizes[i], size = gib * GIB, touch = touch_mib * MIB;
+		uint64_t t0, t1, t2, t3, t4;
+		struct meminfo m0, m1;
+		struct pvm p = { 0 };
+		char param[32];
+
+		snprintf(param, sizeof(param), "%luG", gib);
+		if (prev_gib) {
+			double projected = (double)prev_us * gib / prev_gib / 1e6;
+
+			if (projected > limit_s) {
+				report_skip("start", param, projected);
+				continue;
+			}
+		}
+
+		p.vm = new_vm(&p.vcpu, guest_touch);
+		vcpu_args_set(p.vcpu, 2, DATA_GPA, touch);
+		settle();
+		m0 = meminfo();
+		t0 = now_us();
+		p.size = size;
+		p.gmem = vm_create_guest_memfd(p.vm, size, 0);
+		p.shared = mmap(NULL, size, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		TEST_ASSERT(p.shared != MAP_FAILED, "mmap %lu GiB: %s", gib, strerror(errno));
+		vm_set_user_memory_region2(p.vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+					   size, p.shared, p.gmem, 0);
+		t1 = now_us();
+		vm_set_memory_attributes(p.vm, DATA_GPA, size, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+		t2 = now_us();
+		virt_map_level(p.vm, DATA_GPA, DATA_GPA, touch, PG_LEVEL_2M);
+		TEST_ASSERT_EQ(run_to_sync(p.vcpu), 0);
+		TEST_ASSERT_EQ(run_to_sync(p.vcpu), 1);
+		t3 = now_us();
+		m1 = meminfo();
+		free_pvm(&p);
+		t4 = now_us();
+
+		printf("BENCH start %s time_us=%lu slot_us=%lu attr_us=%lu run_us=%lu "
+		       "kmem_kb=%lld used_kb=%lld teardown_us=%lu\n",
+		       param, t3 - t0, t1 - t0, t2 - t1, t3 - t2,
+		       kmem_delta(m0, m1), used_delta(m0, m1), t4 - t3);
+		fflush(stdout);
+		prev_us = t4 - t0;
+		prev_gib = gib;
+	}
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr,
+		"usage: %s [-l limit_s] attr SIZES_GIB      e.g. attr 1,16,64\n"
+		"       %s [-l limit_s] frag GIB             e.g. frag 16\n"
+		"       %s fault MIB                         e.g. fault 1024\n"
+		"       %s convert ROUNDS                    e.g. convert 2000\n"
+		"       %s [-l limit_s] start SIZES_GIB [TOUCH_MIB]\n",
+		prog, prog, prog, prog, prog);
+	exit(KSFT_FAIL);
+}
+
+int main(int argc, char **argv)
+{
+	const char *prog = argv[0], *w;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "l:")) != -1) {
+		if (opt == 'l')
+			limit_s = atof(optarg);
+		else
+			usage(prog);
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 2)
+		usage(prog);
+
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_VM_TYPES) & BIT(KVM_X86_SW_PROTECTED_VM));
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_GUEST_MEMFD));
+	TEST_REQUIRE(kvm_check_cap(KVM_CAP_MEMORY_ATTRIBUTES) & KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	w = argv[0];
+	if (!strcmp(w, "attr"))
+		bench_attr(argv[1]);
+	else if (!strcmp(w, "frag"))
+		bench_attr_frag(strtoull(argv[1], NULL, 0));
+	else if (!strcmp(w, "fault"))
+		bench_fault(strtoull(argv[1], NULL, 0));
+	else if (!strcmp(w, "convert"))
+		bench_convert(strtoull(argv[1], NULL, 0));
+	else if (!strcmp(w, "start"))
+		bench_start(argv[1], argc > 2 ? strtoull(argv[2], NULL, 0) : 16);
+	else
+		usage(prog);
+	return 0;
+}
