@@ -56,7 +56,7 @@ def name_of(t):
 
 def qemu_cmd(a, mode):
     accel = a.accel
-    cpu = "max" if accel == "tcg" else "host"
+    cpu = "max" if accel.startswith("tcg") else "host"
     append = f"console=ttyS0 loglevel=6 panic=-1 gmem.mode={mode} {a.append}".strip()
     return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-cpu", cpu,
             "-smp", str(a.smp), "-m", a.mem, "-display", "none", "-monitor", "none",
