@@ -87,6 +87,11 @@ selftests: $(K)/.git $(if $(filter 1,$(DEBUG)),$(B)/debug.list)
 initramfs: selftests
 	@TEST_LIST=$(CHECK_LIST) scripts/mkinitramfs.sh
 
+# One 1 GiB hugetlb page for private_mem_test's huge_pages_1g: without
+# CONFIG_CONTIG_ALLOC only the kernel command line can reserve it.
+KERNEL_APPEND ?= hugepagesz=1G hugepages=1
+export KERNEL_APPEND
+
 define boot
 	@scripts/qemu-run.py --mode $(1) --list $(2) --kernel $(BZIMAGE) \
 		--initrd $(B)/initramfs.cpio.gz --logdir $(LOGDIR)

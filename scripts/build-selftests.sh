@@ -10,7 +10,7 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
-tree=$top/build/linux
+tree=${KTREE:-$top/build/linux}
 up=$top/build/linux-6.12
 stage=${STAGE_DIR:-$top/build/tests}
 jobs=${JOBS:-$(nproc)}
