@@ -26,6 +26,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -255,6 +256,99 @@ static void bench_attr_frag(uint64_t gib)
 	fflush(stdout);
 }
 
+/*
+ * Workload 1c: @gib GiB in runs of @run_mib MiB, every other run made
+ * private with one ioctl per run, then the whole range shared in one call.
+ */
+static void bench_attr_runs(uint64_t gib, uint64_t run_mib)
+{
+	uint64_t run = run_mib * MIB, runs = gib * GIB / run, t0, t1, t2, t3, i;
+	struct meminfo m0, m1, m2;
+	char param[32];
+	int vm = create_sw_vm_fd();
+
+	snprintf(param, sizeof(param), "%luG", gib);
+	settle();
+	m0 = meminfo();
+	t0 = now_us();
+	for (i = 0; i < runs; i += 2)
+		set_attrs_fd(vm, DATA_GPA + i * run, run, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	t1 = now_us();
+	m1 = meminfo();
+	printf("BENCH runs-private %s time_us=%lu ioctls=%lu run_kb=%lu kmem_kb=%lld\n",
+	       param, t1 - t0, runs / 2, (uint64_t)(run / KIB), kmem_delta(m0, m1));
+	fflush(stdout);
+
+	set_attrs_fd(vm, DATA_GPA, gib * GIB, 0);
+	t2 = now_us();
+	m2 = meminfo();
+	close(vm);
+	t3 = now_us();
+	printf("BENCH runs-shared %s time_us=%lu kmem_kb=%lld teardown_us=%lu\n",
+	       param, t2 - t1, kmem_delta(m0, m2), t3 - t2);
+	fflush(stdout);
+}
+
+/*
+ * xorshift64 (Marsaglia), fixed seed: both kernels see the same sequence.
+ * The low bits pick the page, the top bit the state.
+ */
+static uint64_t xorshift64(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+#define RANDOM_SEED	0x9e3779b97f4a7c15ULL
+
+/*
+ * Workload 1d: @count ioctls, each setting one random 4 KiB page of @gib
+ * GiB to a random state (private or shared).  Also reports where that
+ * leaves the range: private pages and runs of them.
+ */
+static void bench_attr_random(uint64_t gib, uint64_t count)
+{
+	uint64_t pages = gib * GIB / PG, seed = RANDOM_SEED, t0, t1, t2, i;
+	uint64_t priv = 0, runs = 0;
+	uint8_t *bitmap = calloc(pages / 8 + 1, 1);
+	struct meminfo m0, m1;
+	char param[32];
+	int vm = create_sw_vm_fd();
+
+	TEST_ASSERT(bitmap, "calloc");
+	snprintf(param, sizeof(param), "%luG", gib);
+	settle();
+	m0 = meminfo();
+	t0 = now_us();
+	for (i = 0; i < count; i++) {
+		uint64_t r = xorshift64(&seed), page = r % pages;
+		uint64_t attrs = r >> 63 ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
+
+		set_attrs_fd(vm, DATA_GPA + page * PG, PG, attrs);
+		if (attrs)
+			bitmap[page / 8] |= 1 << (page % 8);
+		else
+			bitmap[page / 8] &= ~(1 << (page % 8));
+	}
+	t1 = now_us();
+	m1 = meminfo();
+	close(vm);
+	t2 = now_us();
+	for (i = 0; i < pages; i++) {
+		int on = bitmap[i / 8] >> (i % 8) & 1;
+
+		priv += on;
+		runs += on && (!i || !(bitmap[(i - 1) / 8] >> ((i - 1) % 8) & 1));
+	}
+	printf("BENCH random %s time_us=%lu ioctls=%lu private_pages=%lu private_runs=%lu "
+	       "kmem_kb=%lld teardown_us=%lu\n", param, t1 - t0, count, priv, runs,
+	       kmem_delta(m0, m1), t2 - t1);
+	fflush(stdout);
+	free(bitmap);
+}
+
 /* ---------------------------------------------------------------- guest */
 
 /* Write one word in every 4 KiB page of [gpa, gpa + size), then report. */
@@ -315,10 +409,11 @@ static struct kvm_vm *new_vm(struct kvm_vcpu **vcpu, void *guest_code)
 }
 
 /*
- * Give @p->vm a guest_memfd of @size at DATA_GPA, bound to a memslot,
- * private; the guest maps the first @map bytes of it (2 MiB pages).
+ * Give @p->vm a guest_memfd of @size at DATA_GPA, bound to a memslot, with
+ * attributes @attrs all over it; the guest maps the first @map bytes of it
+ * (2 MiB pages).
  */
-static void add_private_slot(struct pvm *p, uint64_t size, uint64_t map)
+static void add_gmem_slot(struct pvm *p, uint64_t size, uint64_t map, uint64_t attrs)
 {
 	p->size = size;
 	p->gmem = vm_create_guest_memfd(p->vm, size, 0);
@@ -327,8 +422,14 @@ static void add_private_slot(struct pvm *p, uint64_t size, uint64_t map)
 	TEST_ASSERT(p->shared != MAP_FAILED, "mmap %lu bytes: %s", size, strerror(errno));
 	vm_set_user_memory_region2(p->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
 				   size, p->shared, p->gmem, 0);
-	vm_set_memory_attributes(p->vm, DATA_GPA, size, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	if (attrs)
+		vm_set_memory_attributes(p->vm, DATA_GPA, size, attrs);
 	virt_map_level(p->vm, DATA_GPA, DATA_GPA, map, PG_LEVEL_2M);
+}
+
+static void add_private_slot(struct pvm *p, uint64_t size, uint64_t map)
+{
+	add_gmem_slot(p, size, map, KVM_MEMORY_ATTRIBUTE_PRIVATE);
 }
 
 static void free_pvm(struct pvm *p)
@@ -416,6 +517,72 @@ static void bench_fault(uint64_t mib)
 	fflush(stdout);
 }
 
+/*
+ * Workload 1e: the fault path's attribute lookup after a fragmented update.
+ * Three fresh VMs, each with @mib MiB of guest_memfd memslot, and a guest
+ * writing one word in each of its 4 KiB pages: all private; all shared (the
+ * memslot's userspace memory, no THP); every other page private, set with
+ * one ioctl per page while the memslot is in place, the others shared.
+ * Each takes one 4 KiB fault per page (spte_4k/spte_2m say so).
+ */
+static void bench_mixfault(uint64_t mib)
+{
+	static const char *const mode[] = { "private", "shared", "alt" };
+	uint64_t size = mib * MIB, pages = size / PG;
+	char param[32];
+	int m;
+
+	snprintf(param, sizeof(param), "%luM", mib);
+	for (m = 0; m < 3; m++) {
+		uint64_t t0, t1, s0, s1, i, pages_4k, pages_2m;
+		struct meminfo m0, m1;
+		struct pvm p = { 0 };
+
+		p.vm = new_vm(&p.vcpu, guest_touch);
+		add_gmem_slot(&p, size, size, m == 0 ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
+		/*
+		 * 4 KiB faults in all three: without this, 6.12 maps the
+		 * all-shared pass with 2 MiB pages where the userspace view got
+		 * transparent huge pages (ours does not).  Fails harmlessly
+		 * without THP.
+		 */
+		(void)madvise(p.shared, size, MADV_NOHUGEPAGE);
+		if (m == 2) {
+			struct meminfo a0, a1;
+
+			settle();
+			a0 = meminfo();
+			s0 = now_us();
+			for (i = 0; i < pages; i += 2)
+				set_attrs_fd(p.vm->fd, DATA_GPA + i * PG, PG,
+					     KVM_MEMORY_ATTRIBUTE_PRIVATE);
+			s1 = now_us();
+			a1 = meminfo();
+			printf("BENCH mixfault-setup %s time_us=%lu ioctls=%lu kmem_kb=%lld\n",
+			       param, s1 - s0, pages / 2, kmem_delta(a0, a1));
+		}
+		vcpu_args_set(p.vcpu, 2, DATA_GPA, size);
+		TEST_ASSERT_EQ(run_to_sync(p.vcpu), 0);
+
+		settle();
+		m0 = meminfo();
+		t0 = now_us();
+		TEST_ASSERT_EQ(run_to_sync(p.vcpu), 1);
+		t1 = now_us();
+		m1 = meminfo();
+		/* How KVM mapped it (the whole VM, slot 0 too): 4 KiB or 2 MiB. */
+		pages_4k = vm_get_stat(p.vm, "pages_4k");
+		pages_2m = vm_get_stat(p.vm, "pages_2m");
+		free_pvm(&p);
+
+		printf("BENCH mixfault-%s %s time_us=%lu pages=%lu rate=%.0f used_kb=%lld "
+		       "kmem_kb=%lld spte_4k=%lu spte_2m=%lu\n",
+		       mode[m], param, t1 - t0, pages, pages * 1e6 / (t1 - t0),
+		       used_delta(m0, m1), kmem_delta(m0, m1), pages_4k, pages_2m);
+		fflush(stdout);
+	}
+}
+
 /* Workload 3: @rounds guest-requested 2 MiB shared<->private round trips. */
 static void bench_convert(uint64_t rounds)
 {
@@ -498,15 +665,125 @@ static void bench_start(const char *list, uint64_t touch_mib)
 	}
 }
 
+/*
+ * Workload 6's control: after the fault-in, each vCPU writes its pages
+ * again this many times, with no fault to take.  Whether that scales with
+ * the vCPUs says what the emulator, on the host of the moment, can run in
+ * parallel at all.
+ */
+#define REWRITE_PASSES	32
+
+/* One vCPU thread of workload 6. */
+struct vthread {
+	pthread_t thread;
+	struct kvm_vcpu *vcpu;
+	pthread_barrier_t *go;
+	uint64_t start_us, end_us;		/* the fault-in */
+	uint64_t rw_start_us, rw_end_us;	/* the rewrite passes */
+};
+
+static void *vthread_main(void *arg)
+{
+	struct vthread *v = arg;
+	uint64_t pass;
+
+	pthread_barrier_wait(v->go);
+	v->start_us = now_us();
+	TEST_ASSERT_EQ(run_to_sync(v->vcpu), 1);
+	v->end_us = now_us();
+
+	pthread_barrier_wait(v->go);
+	v->rw_start_us = now_us();
+	for (pass = 2; pass < 2 + REWRITE_PASSES; pass++)
+		TEST_ASSERT_EQ(run_to_sync(v->vcpu), pass);
+	v->rw_end_us = now_us();
+	return NULL;
+}
+
+#define MAX_VCPUS	16
+
+/*
+ * Workload 6: for each vCPU count, one VM whose vCPUs each fault in their
+ * own @mib MiB of private guest_memfd memory (one word per 4 KiB page), in
+ * a host thread each, all released together by a barrier.  Then, released
+ * together again, they write the same pages REWRITE_PASSES times more:
+ * the same work without the faults.
+ */
+static void bench_vcpus(const char *list, uint64_t mib)
+{
+	const struct vm_shape shape = {
+		.mode = VM_MODE_DEFAULT,
+		.type = KVM_X86_SW_PROTECTED_VM,
+	};
+	uint64_t counts[MAX_VCPUS], size = mib * MIB, pages = size / PG;
+	int i, j, n = parse_sizes(list, counts, MAX_VCPUS);
+
+	for (i = 0; i < n; i++) {
+		struct kvm_vcpu *vcpus[MAX_VCPUS];
+		struct vthread v[MAX_VCPUS];
+		uint64_t nr = counts[i], first = UINT64_MAX, last = 0;
+		uint64_t vmin = UINT64_MAX, vmax = 0, rw_first = UINT64_MAX, rw_last = 0;
+		pthread_barrier_t go;
+		struct meminfo m0, m1;
+		struct pvm p = { 0 };
+		char param[32];
+
+		TEST_ASSERT(nr >= 1 && nr <= MAX_VCPUS, "vCPU count %lu", nr);
+		snprintf(param, sizeof(param), "%lux%luM", nr, mib);
+		p.vm = __vm_create_with_vcpus(shape, nr, 0, guest_touch, vcpus);
+		add_private_slot(&p, nr * size, nr * size);
+		for (j = 0; j < nr; j++) {
+			vcpu_args_set(vcpus[j], 2, DATA_GPA + j * size, size);
+			TEST_ASSERT_EQ(run_to_sync(vcpus[j]), 0);
+		}
+
+		settle();
+		m0 = meminfo();
+		TEST_ASSERT(!pthread_barrier_init(&go, NULL, nr), "pthread_barrier_init");
+		for (j = 0; j < nr; j++) {
+			v[j] = (struct vthread){ .vcpu = vcpus[j], .go = &go };
+			TEST_ASSERT(!pthread_create(&v[j].thread, NULL, vthread_main, &v[j]),
+				    "pthread_create");
+		}
+		for (j = 0; j < nr; j++) {
+			uint64_t t;
+
+			pthread_join(v[j].thread, NULL);
+			first = v[j].start_us < first ? v[j].start_us : first;
+			last = v[j].end_us > last ? v[j].end_us : last;
+			rw_first = v[j].rw_start_us < rw_first ? v[j].rw_start_us : rw_first;
+			rw_last = v[j].rw_end_us > rw_last ? v[j].rw_end_us : rw_last;
+			t = v[j].end_us - v[j].start_us;
+			vmin = t < vmin ? t : vmin;
+			vmax = t > vmax ? t : vmax;
+		}
+		m1 = meminfo();
+		pthread_barrier_destroy(&go);
+		free_pvm(&p);
+
+		printf("BENCH vcpus %s time_us=%lu vcpus=%lu pages=%lu rate=%.0f "
+		       "vcpu_min_us=%lu vcpu_max_us=%lu used_kb=%lld kmem_kb=%lld "
+		       "rewrite_us=%lu rewrite_rate=%.0f\n",
+		       param, last - first, nr, nr * pages, nr * pages * 1e6 / (last - first),
+		       vmin, vmax, used_delta(m0, m1), kmem_delta(m0, m1), rw_last - rw_first,
+		       nr * pages * REWRITE_PASSES * 1e6 / (rw_last - rw_first));
+		fflush(stdout);
+	}
+}
+
 static void usage(const char *prog)
 {
 	fprintf(stderr,
 		"usage: %s [-l limit_s] attr SIZES_GIB      e.g. attr 1,16,64\n"
 		"       %s [-l limit_s] frag GIB             e.g. frag 16\n"
+		"       %s runs GIB RUN_MIB                  e.g. runs 16 2\n"
+		"       %s random GIB IOCTLS                 e.g. random 16 1048576\n"
+		"       %s mixfault MIB                      e.g. mixfault 1024\n"
 		"       %s fault MIB                         e.g. fault 1024\n"
 		"       %s convert ROUNDS                    e.g. convert 2000\n"
-		"       %s [-l limit_s] start SIZES_GIB [TOUCH_MIB]\n",
-		prog, prog, prog, prog, prog);
+		"       %s [-l limit_s] start SIZES_GIB [TOUCH_MIB]\n"
+		"       %s vcpus COUNTS MIB_PER_VCPU         e.g. vcpus 1,2,4 256\n",
+		prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(KSFT_FAIL);
 }
 
@@ -536,12 +813,20 @@ int main(int argc, char **argv)
 		bench_attr(argv[1]);
 	else if (!strcmp(w, "frag"))
 		bench_attr_frag(strtoull(argv[1], NULL, 0));
+	else if (!strcmp(w, "runs") && argc > 2)
+		bench_attr_runs(strtoull(argv[1], NULL, 0), strtoull(argv[2], NULL, 0));
+	else if (!strcmp(w, "random") && argc > 2)
+		bench_attr_random(strtoull(argv[1], NULL, 0), strtoull(argv[2], NULL, 0));
+	else if (!strcmp(w, "mixfault"))
+		bench_mixfault(strtoull(argv[1], NULL, 0));
 	else if (!strcmp(w, "fault"))
 		bench_fault(strtoull(argv[1], NULL, 0));
 	else if (!strcmp(w, "convert"))
 		bench_convert(strtoull(argv[1], NULL, 0));
 	else if (!strcmp(w, "start"))
 		bench_start(argv[1], argc > 2 ? strtoull(argv[2], NULL, 0) : 16);
+	else if (!strcmp(w, "vcpus") && argc > 2)
+		bench_vcpus(argv[1], strtoull(argv[2], NULL, 0));
 	else
 		usage(prog);
 	return 0;

@@ -17,6 +17,11 @@ logs of every boot to build/bench/logs/.
 
 Exits non-zero if a boot fails, a workload fails on either kernel, or a
 kernel splat appears in a console log.
+
+Environment: BENCH_ROUNDS (3), BENCH_LIMIT (120 s), BENCH_ONLY (a subset of
+the plan: workload numbers and/or invocation names, e.g. "1,6" or
+"runs,random"), BENCH_OURS (benchmark this bzImage as ours instead of the
+one 'make kernel' builds; nothing is built), JOBS (2).
 """
 import hashlib
 import json
@@ -49,21 +54,33 @@ JOBS = os.environ.get("JOBS", "2")
 LIMIT = int(os.environ.get("BENCH_LIMIT", "120"))
 FAULT_MIB = 1024
 CONVERT_ROUNDS = 2000
+RANDOM_IOCTLS = 1048576
+MIXFAULT_MIB = 1024
+VCPU_COUNTS = [1, 2, 4]
+VCPU_MIB = 256
 
-# One line per benchmark invocation in each boot: timeout (s), arguments.
-# The fragmented case goes last: a kernel crash there (ours had one, since
-# fixed) costs no other result.
-PLAN = [
-    (600, f"-l {LIMIT} attr 1,16,64"),
-    (600, f"fault {FAULT_MIB}"),
-    (600, f"convert {CONVERT_ROUNDS}"),
-    (900, f"-l {LIMIT} start 4,16,64,128,192"),
-    (900, "frag 16"),
+# One line per benchmark invocation in each boot: the workloads (README.md's
+# numbers) it serves, timeout (s), arguments.  The fragmented updates go
+# last: a kernel crash there (ours had one, since fixed) costs no other
+# result.
+FULL_PLAN = [
+    ((1,), 600, f"-l {LIMIT} attr 1,16,64"),
+    ((2, 5), 600, f"fault {FAULT_MIB}"),
+    ((3,), 600, f"convert {CONVERT_ROUNDS}"),
+    ((4,), 900, f"-l {LIMIT} start 4,16,64,128,192"),
+    ((6,), 600, f"vcpus {','.join(map(str, VCPU_COUNTS))} {VCPU_MIB}"),
+    ((1,), 600, f"mixfault {MIXFAULT_MIB}"),
+    ((1,), 600, "runs 16 2"),
+    ((1,), 900, f"random 16 {RANDOM_IOCTLS}"),
+    ((1,), 900, "frag 16"),
 ]
 # Which invocation of the plan produces each result name.
 SOURCE = {"attr-private": "attr", "attr-shared": "attr", "fault": "fault", "punch": "fault",
           "refault": "fault", "teardown": "fault", "convert": "convert", "start": "start",
-          "frag-private": "frag", "frag-shared": "frag"}
+          "frag-private": "frag", "frag-shared": "frag",
+          "runs-private": "runs", "runs-shared": "runs", "random": "random",
+          "mixfault-setup": "mixfault", "mixfault-alt": "mixfault", "mixfault-private": "mixfault",
+          "mixfault-shared": "mixfault", "vcpus": "vcpus"}
 BOOT_MARGIN = 240
 
 # Table rows: (name, param, label, metric, memory field).  Metric 'time'
@@ -77,6 +94,18 @@ ROWS = [
     ("attr-shared", "64G", "1. attributes shared, 64 GiB", "time", None),
     ("frag-private", "16G", "1. 16 GiB, every other 4 KiB private (2M ioctls)", "time", "kmem_kb"),
     ("frag-shared", "16G", "1. same, then all 16 GiB shared (1 ioctl)", "time", None),
+    ("runs-private", "16G", "1. 16 GiB, every other 2 MiB private (4096 ioctls)", "time", "kmem_kb"),
+    ("runs-shared", "16G", "1. same, then all 16 GiB shared (1 ioctl)", "time", None),
+    ("random", "16G", "1. 16 GiB, 1M random 4 KiB pages private/shared", "time", "kmem_kb"),
+    ("mixfault-setup", f"{MIXFAULT_MIB}M",
+     f"1. {MIXFAULT_MIB} MiB memslot, every other 4 KiB private ({MIXFAULT_MIB * 128 // 1024}k ioctls)",
+     "time", "kmem_kb"),
+    ("mixfault-alt", f"{MIXFAULT_MIB}M",
+     "1. then fault-in of all of it (pages/s)", "rate", None),
+    ("mixfault-private", f"{MIXFAULT_MIB}M",
+     "1. same fault-in, all private (pages/s)", "rate", None),
+    ("mixfault-shared", f"{MIXFAULT_MIB}M",
+     "1. same fault-in, all shared (pages/s)", "rate", None),
     ("fault", f"{FAULT_MIB}M", f"2. private fault-in, {FAULT_MIB} MiB (pages/s)", "rate", "kmem_kb"),
     ("refault", f"{FAULT_MIB}M", f"2. fault-in again after punch (pages/s)", "rate", None),
     ("convert", "2M", "3. 2 MiB shared<->private round trips (/s)", "rate", None),
@@ -87,7 +116,38 @@ ROWS = [
     ("start", "192G", "4. VM start, 192 GiB private", "time", "kmem_kb"),
     ("punch", f"{FAULT_MIB}M", f"5. punch hole, {FAULT_MIB} MiB faulted in", "time", None),
     ("teardown", f"{FAULT_MIB}M", f"5. VM teardown, {FAULT_MIB} MiB faulted in", "time", None),
+] + [
+    ("vcpus", f"{n}x{VCPU_MIB}M",
+     f"6. private fault-in, {n} vCPU{'s' if n > 1 else ''} x {VCPU_MIB} MiB (pages/s, wall)",
+     "ratewall", None) for n in VCPU_COUNTS
 ]
+
+
+def workload_of(args):
+    """'-l 45 attr 1,16' -> 'attr'."""
+    words = args.split()
+    i = 0
+    while i < len(words) and words[i].startswith("-"):
+        i += 2
+    return words[i] if i < len(words) else args
+
+
+def selected_plan():
+    """The plan, or the part of it that BENCH_ONLY names: workload numbers
+    (as in README.md) and/or invocation names ('attr', 'runs', ...)."""
+    only = [w.strip() for w in os.environ.get("BENCH_ONLY", "").split(",") if w.strip()]
+    if not only:
+        return [(tmo, args) for _, tmo, args in FULL_PLAN]
+    known = {str(n) for ns, _, _ in FULL_PLAN for n in ns} | {workload_of(a) for _, _, a in FULL_PLAN}
+    bad = [w for w in only if w not in known]
+    if bad:
+        sys.exit(f"bench: ERROR: BENCH_ONLY: unknown {', '.join(bad)} "
+                 f"(known: {', '.join(sorted(known))})")
+    return [(tmo, args) for ns, tmo, args in FULL_PLAN
+            if workload_of(args) in only or any(str(n) in only for n in ns)]
+
+
+PLAN = selected_plan()
 
 SPLAT = re.compile(r"(WARNING:|BUG:|KASAN|UBSAN|kernel BUG|Oops|general protection fault|"
                    r"Call Trace|Kernel panic|possible circular locking|possible recursive locking|"
@@ -129,6 +189,20 @@ def our_bzimage_path():
 
 
 def build_ours():
+    given = os.environ.get("BENCH_OURS")
+    if given:
+        # A bzImage given as is: nothing is built, and build/linux says
+        # nothing about it.
+        bz = os.path.abspath(given)
+        if not os.path.exists(bz):
+            sys.exit(f"bench: ERROR: BENCH_OURS={given}: no such file")
+        dst = os.path.join(BB, "bzImage-ours")
+        if not os.path.exists(dst) or not os.path.samefile(bz, dst):
+            shutil.copyfile(bz, dst)
+        info = {"bzimage": bz, "sha1": sha1(dst), "given": True,
+                "built": time.strftime("%Y-%m-%d %H:%M", time.localtime(os.path.getmtime(bz)))}
+        log(f"ours: {bz} (BENCH_OURS, dated {info['built']}) copied to {dst}")
+        return dst, info
     bz = our_bzimage_path()
     if not os.path.exists(bz):
         log("our kernel is not built: make kernel")
@@ -281,15 +355,6 @@ def parse_kv(fields):
     return d
 
 
-def workload_of(args):
-    """'-l 45 attr 1,16' -> 'attr'."""
-    words = args.split()
-    i = 0
-    while i < len(words) and words[i].startswith("-"):
-        i += 2
-    return words[i] if i < len(words) else args
-
-
 def boot(name, kernel, initrd, rnd):
     """Boot one kernel once; return what its benchmark reported."""
     console = os.path.join(LOGS, f"r{rnd}-{name}-console.log")
@@ -421,7 +486,7 @@ def summarize(results, kernel, key, metric, memf):
             projected.append(d.get("projected_s", 0))
             continue
         times.append(d["time_us"])
-        if metric == "rate":
+        if metric in ("rate", "ratewall"):
             rates.append(d["rate"])
         if memf and memf in d:
             mems.append(d[memf])
@@ -450,9 +515,11 @@ def cell(s, metric):
         return f"FAILED ({why})"
     if s["median_us"] == INF:
         txt = f"not run, est. {fmt_time(estimate(s))}"
-    elif metric == "rate":
+    elif metric in ("rate", "ratewall"):
         txt = (f"{fmt_rate(s['rate_median'])} "
                f"({fmt_rate(s['rate_min'])}-{fmt_rate(s['rate_max'])})")
+        if metric == "ratewall":
+            txt += f", {fmt_time(s['median_us'])}"
     else:
         hi = f">{LIMIT} s" if s["max_us"] == INF else fmt_time(s["max_us"])
         txt = f"{fmt_time(s['median_us'])} ({fmt_time(s['min_us'])}-{hi})"
@@ -489,11 +556,17 @@ def ratio(o, u):
     return (f"{q:,.0f}" if q >= 100 else f"{q:.2f}"), verdict
 
 
-def table(results):
+def planned_rows(plan):
+    """The rows of ROWS that the invocations of @plan produce."""
+    words = {workload_of(args) for _, args in plan}
+    return [r for r in ROWS if SOURCE.get(r[0]) in words]
+
+
+def table(results, plan):
     hdr = ["workload", "ours: median (min-max)", "6.12: median (min-max)",
            "6.12/ours", "verdict", "kmem ours", "kmem 6.12"]
     rows = []
-    for name, param, label, metric, memf in ROWS:
+    for name, param, label, metric, memf in planned_rows(plan):
         key = (name, param)
         u = summarize(results, "ours", key, metric, memf)
         o = summarize(results, "6.12", key, metric, memf)
@@ -510,8 +583,37 @@ def table(results):
     return "\n".join(out)
 
 
+def scaling(results, plan):
+    """Workload 6: each kernel's aggregate rate with N vCPUs over its rate
+    with one (medians), for the fault-in and for the control (the same
+    pages written again, without faults); "" if workload 6 was not run."""
+    if not any(workload_of(a) == "vcpus" for _, a in plan) or len(VCPU_COUNTS) < 2:
+        return ""
+
+    def speedups(field):
+        parts = []
+        for k in ("ours", "6.12"):
+            med = {}
+            for n in VCPU_COUNTS:
+                vals = [r["bench"][("vcpus", f"{n}x{VCPU_MIB}M")][field] for r in results
+                        if r["kernel"] == k and field in
+                        r["bench"].get(("vcpus", f"{n}x{VCPU_MIB}M"), {})]
+                if vals:
+                    med[n] = statistics.median(vals)
+            base = med.get(VCPU_COUNTS[0])
+            if base:
+                parts.append(f"{k} " + ", ".join(f"{n} vCPUs x{med[n] / base:.2f}"
+                                                 for n in VCPU_COUNTS[1:] if n in med))
+        return "; ".join(parts) if parts else "no results"
+
+    return (f"6. aggregate rate against {VCPU_COUNTS[0]} vCPU (medians; QEMU's VM has 2 "
+            f"CPUs): fault-in: {speedups('rate')}.  Control, the same pages written "
+            f"again without faults: {speedups('rewrite_rate')}.\n\n")
+
+
 LEGEND = f"""\
-Medians over the rounds, (min-max) over the rounds; rates are per second.
+Medians over the rounds, (min-max) over the rounds; rates are per second
+(", T": followed by the median wall time T).
 6.12/ours: ratio of the median times, above 1 ours is faster; within 10%
 the verdict reads "same", and "(ranges overlap)" flags a difference that
 the spread of the rounds does not support.  kmem: growth of Slab +
@@ -530,15 +632,28 @@ def report(results, meta):
             f"under `{meta.get('qemu', '').removesuffix(' -kernel')}`; "
             f"the boots took {meta.get('boots_s', 0) / 60:.1f} min.\n"
             f"ours: {unames.get('ours', '?')}"
-            + f", bzImage built {ours.get('built', '?')}"
+            + (f", bzImage {ours.get('bzimage', '?')} given by BENCH_OURS, "
+               f"dated {ours.get('built', '?')}" if ours.get("given") else
+               f", bzImage built {ours.get('built', '?')}")
             + (f" (build/linux at {ours['head']}"
                + (", which has uncommitted changes" if ours.get("dirty") else "")
                + (", newer than the bzImage" if ours.get("stale") else "") + ")"
                if ours.get("head") else "")
             + f"; reference: {unames.get('6.12', '?')}; host load average "
             f"{meta.get('load', '?')} at the start.\n")
+    if "plan" in meta:
+        plan = [tuple(p) for p in meta["plan"]]
+    else:
+        # Results of a run before the plan was recorded: what they hold.
+        have = {SOURCE.get(n) for r in results for n, _ in r["bench"]}
+        have |= {w for r in results for w in r["failed"]}
+        plan = [(t, a) for _, t, a in FULL_PLAN if workload_of(a) in have]
+    if meta.get("only"):
+        head += (f"BENCH_ONLY={meta['only']}: only "
+                 + ", ".join(f"`{a}`" for _, a in plan) + ".\n")
     errors = [f"{r['kernel']} round {r['round']}: {e}" for r in results for e in r["errors"]]
-    text = head + "\n" + table(results) + "\n\n" + LEGEND + "\n"
+    text = head + "\n" + table(results, plan) + "\n\n" + scaling(results, plan)
+    text += LEGEND + "\n"
     if errors:
         text += "\nProblems:\n" + "".join(f"- {e}\n" for e in errors)
     return text, errors
@@ -567,12 +682,14 @@ def main():
         print(text, end="")
         return 1 if errors else 0
     if sys.argv[1:]:
-        sys.exit("usage: scripts/bench.py [--report]   (BENCH_ROUNDS=3 BENCH_LIMIT=120 JOBS=2)")
+        sys.exit("usage: scripts/bench.py [--report]   (BENCH_ROUNDS=3 BENCH_LIMIT=120 "
+                 "BENCH_ONLY=1,6 BENCH_OURS=bzImage JOBS=2)")
 
     rounds = int(os.environ.get("BENCH_ROUNDS", "3"))
     os.makedirs(LOGS, exist_ok=True)
     t0 = time.time()
-    meta = {"load": os.getloadavg()[0].__round__(1)}
+    meta = {"load": os.getloadavg()[0].__round__(1), "plan": PLAN,
+            "only": os.environ.get("BENCH_ONLY", "")}
     ours, meta["ours"] = build_ours()
     ref, meta["6.12"] = build_612()
     exe = build_bench()
