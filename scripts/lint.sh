@@ -6,7 +6,8 @@
 #   w1          a W=1 build of arch/x86/kvm (which includes virt/kvm) at base and
 #               at HEAD: HEAD must add no warning.
 #   bisect      build the kernel (and the KVM selftests, when a patch touches
-#               them) at every patch of the series.
+#               them) at every patch of the series, or only at patches
+#               BISECT_FROM..BISECT_TO (numbers as in patches/, inclusive).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/scripts/lib.sh"
@@ -90,6 +91,7 @@ do_bisect() {
 	total=$(git -C "$tree" rev-list --count base..HEAD)
 	for c in $(git -C "$tree" rev-list --reverse base..HEAD); do
 		n=$((n + 1))
+		[ "$n" -ge "${BISECT_FROM:-1}" ] && [ "$n" -le "${BISECT_TO:-$total}" ] || continue
 		lint_checkout "$c"
 		printf 'bisect: [%d/%d] %s\n' "$n" "$total" "$(git -C "$wt" log -1 --format=%s)"
 		if ! lint_build_kernel > "$B/bisect.log" 2>&1; then
@@ -114,7 +116,7 @@ do_bisect() {
 			die "the KVM selftests do not build at: $(git -C "$wt" log -1 --format='%h %s')"
 		fi
 	done
-	echo "bisect: all $total patches build"
+	echo "bisect: patches ${BISECT_FROM:-1}-${BISECT_TO:-$total} of $total build"
 }
 
 case "${1:-all}" in
