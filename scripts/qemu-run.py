@@ -54,12 +54,32 @@ def name_of(t):
     return t["bin"] + (" " + t["args"] if t["args"] else "")
 
 
+def numa_args(a):
+    """Memory split evenly over a.numa nodes (the guest_memfd NUMA policy
+    test needs two), each with its own RAM backend.  All vCPUs sit in node
+    0: QEMU's CPUs share a last-level cache, and Linux warns when cache
+    siblings are in different nodes.  The other nodes are memory only."""
+    if a.numa <= 1:
+        return ["-m", a.mem]
+    m = re.fullmatch(r"(\d+)G", a.mem)
+    if not m or int(m.group(1)) % a.numa:
+        sys.exit(f"--numa {a.numa} needs --mem in G, divisible by it")
+    per_node = int(m.group(1)) // a.numa
+    args = ["-m", a.mem]
+    for n in range(a.numa):
+        cpus = f",cpus=0-{a.smp - 1}" if n == 0 else ""
+        args += ["-object", f"memory-backend-ram,id=ram{n},size={per_node}G",
+                 "-numa", f"node,nodeid={n}{cpus},memdev=ram{n}"]
+    return args
+
+
 def qemu_cmd(a, mode):
     accel = a.accel
     cpu = "max" if accel.startswith("tcg") else "host"
     append = f"console=ttyS0 loglevel=6 panic=-1 gmem.mode={mode} {a.append}".strip()
     return ["qemu-system-x86_64", "-machine", "q35", "-accel", accel, "-cpu", cpu,
-            "-smp", str(a.smp), "-m", a.mem, "-display", "none", "-monitor", "none",
+            "-smp", str(a.smp)] + numa_args(a) + [
+            "-display", "none", "-monitor", "none",
             "-no-reboot", "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
             "-serial", f"file:{a.console}", "-serial", f"file:{a.output}"]
 
@@ -93,6 +113,7 @@ def main():
     p.add_argument("--accel", default=os.environ.get("ACCEL", "tcg"))
     p.add_argument("--smp", type=int, default=2)
     p.add_argument("--mem", default="4G")
+    p.add_argument("--numa", type=int, default=int(os.environ.get("NUMA_NODES", "2")))
     p.add_argument("--append", default=os.environ.get("KERNEL_APPEND", ""))
     p.add_argument("--timeout", type=int, default=0)
     a = p.parse_args()
