@@ -27,7 +27,7 @@ export ACCEL DEBUG
 
 LOGDIR := $(B)/logs
 
-.PHONY: FORCE all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress run bench \
+.PHONY: FORCE all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress run guest bench \
 	lint checkpatch w1 bisect clean distclean help
 
 all: check
@@ -36,7 +36,8 @@ all: check
 .NOTPARALLEL:
 
 help:
-	@echo "make run            build and boot the patched kernel, run the demonstration"
+	@echo "make run            build and boot the patched kernel, run the demonstration and"
+	@echo "                    boot a Linux guest from all-private memory (examples/gmem_boot.c)"
 	@echo "make check          build everything and run tests/list under QEMU (CI runs this)"
 	@echo "make check-upstream run only the upstream (Linux 6.12) conformance tests"
 	@echo "make check-stress   run the stress tests of tests/stress.list"
@@ -89,8 +90,8 @@ FORCE:
 selftests: $(K)/.git $(if $(filter 1,$(DEBUG)),$(B)/debug.list)
 	@TEST_LIST=$(CHECK_LIST) scripts/build-selftests.sh
 
-initramfs: selftests
-	@TEST_LIST=$(CHECK_LIST) scripts/mkinitramfs.sh
+initramfs: selftests guest
+	@GUEST_DIR=$(B)/guest TEST_LIST=$(CHECK_LIST) scripts/mkinitramfs.sh
 
 # One 1 GiB hugetlb page for private_mem_test's huge_pages_1g: without
 # CONFIG_CONTIG_ALLOC only the kernel command line can reserve it.
@@ -122,8 +123,14 @@ check-stress: deps tree-lenient kernel
 	@TEST_LIST=$(TOP)/tests/stress.list scripts/mkinitramfs.sh
 	$(call boot,check,$(TOP)/tests/stress.list)
 
+# The demo, then a Linux guest booted from all-private memory by
+# examples/gmem_boot.c (scripts/build-guest.sh builds both into build/guest;
+# make check boots it too, as the guest/gmem_boot entry of tests/list).
 run: deps tree-lenient kernel initramfs
 	$(call boot,run,$(TOP)/tests/list)
+
+guest: $(K)/.git
+	@scripts/build-guest.sh
 
 # Boots our kernel and Linux 6.12 in turn on the same benchmark; builds only
 # what is missing (README.md, "Benchmarks").

@@ -1,12 +1,16 @@
 #!/bin/bash
 # Build the test kernel out of tree: tinyconfig + configs/kvm.config in
 # build/kout, or + configs/debug.config in build/kout-debug with DEBUG=1, so
-# that both stay incrementally buildable from the one source tree.  Prints
+# that both stay incrementally buildable from the one source tree; GUEST=1
+# builds the guest kernel of `make run` (configs/guest.config) in
+# build/kout-guest instead.  Prints
 # the bzImage path last.  Uses ccache when installed.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 src=${KSRC:-$top/build/linux}
-if [ "${DEBUG:-0}" = 1 ]; then
+if [ "${GUEST:-0}" = 1 ]; then
+	out=${KOUT:-$top/build/kout-guest}
+elif [ "${DEBUG:-0}" = 1 ]; then
 	out=${KOUT:-$top/build/kout-debug}
 else
 	out=${KOUT:-$top/build/kout}
@@ -15,8 +19,12 @@ jobs=${JOBS:-$(nproc)}
 
 [ -f "$src/Makefile" ] || { echo "build-kernel: no kernel tree at $src (run 'make tree')" >&2; exit 1; }
 
-frags=("$top/configs/kvm.config")
-if [ "${DEBUG:-0}" = 1 ]; then
+if [ "${GUEST:-0}" = 1 ]; then
+	frags=("$top/configs/guest.config")
+else
+	frags=("$top/configs/kvm.config")
+fi
+if [ "${DEBUG:-0}" = 1 ] && [ "${GUEST:-0}" != 1 ]; then
 	frags+=("$top/configs/debug.config")
 fi
 for f in ${EXTRA_FRAGMENTS:-}; do

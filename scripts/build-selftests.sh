@@ -59,7 +59,7 @@ ours=() theirs=()
 for e in $(entries); do
 	case "$e" in
 	upstream/*) theirs+=("${e#upstream/}") ;;
-	demo) ;;
+	demo|guest/*) ;;
 	*) ours+=("$e") ;;
 	esac
 done

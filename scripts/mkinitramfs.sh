@@ -22,5 +22,10 @@ cp "$top/tests/init" "$root/init"
 chmod +x "$root/init"
 cp -a "$stage/." "$root/tests/"
 cp "${TEST_LIST:-$top/tests/list}" "$root/tests/list"
+# make run: the guest that gmem_boot boots from private memory.
+if [ -n "${GUEST_DIR:-}" ]; then
+	mkdir -p "$root/tests/guest"
+	cp "$GUEST_DIR/bzImage" "$GUEST_DIR/initrd" "$GUEST_DIR/gmem_boot" "$root/tests/guest/"
+fi
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 > "$out"
 log "$(basename "$out"): $(du -h "$out" | cut -f1)"

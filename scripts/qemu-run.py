@@ -161,6 +161,8 @@ def main():
                 current = None
             elif line.startswith("### DEMO-EXIT "):
                 results["demo"] = (int(line.split()[2]), 0)
+            elif line.startswith("### BOOT-EXIT "):
+                results["boot"] = (int(line.split()[2]), 0)
             elif line.startswith("### DONE"):
                 done = True
             elif a.mode == "run":
@@ -252,6 +254,9 @@ def main():
             failed.append("the demonstration did not finish")
         elif rc != 0:
             failed.append(f"the demonstration exited with status {rc}")
+        rc = results.get("boot", (0,))[0]
+        if rc != 0:
+            failed.append(f"the guest booted from private memory exited with status {rc}")
         for f in failed:
             print(f"run: ERROR: {f}")
         return 1 if failed else 0
