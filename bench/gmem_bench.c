@@ -52,6 +52,28 @@
 #define DATA_GPA	(4 * GIB)
 #define DATA_SLOT	1
 
+/*
+ * In-place conversion (workload 7), with the numbers of the unmerged
+ * upstream series "guest_memfd: In-place conversion support" (v8), which
+ * 6.12's headers do not have.  6.12 answers the ioctl with ENOTTY.
+ */
+#ifndef KVM_SET_MEMORY_ATTRIBUTES2
+#define KVM_CAP_GUEST_MEMFD_MEMORY_ATTRIBUTES	250
+#define KVM_SET_MEMORY_ATTRIBUTES2	_IOWR(KVMIO, 0xd2, struct kvm_memory_attributes2)
+struct kvm_memory_attributes2 {
+	__u64 offset;
+	__u64 size;
+	__u64 attributes;
+	__u64 flags;
+	__u64 error_offset;
+	__u64 reserved[11];
+};
+#endif
+#ifndef GUEST_MEMFD_FLAG_MMAP
+#define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
+#endif
+#define IN_PLACE_PARAM	"/sys/module/kvm/parameters/gmem_in_place_conversion"
+
 static double limit_s = 120;
 
 /* ---------------------------------------------------------------- host */
@@ -439,27 +461,31 @@ static void free_pvm(struct pvm *p)
 	kvm_vm_free(p->vm);
 }
 
-/* Run until the guest's next GUEST_SYNC; return its argument. */
-static uint64_t run_to_sync(struct kvm_vcpu *vcpu)
+/*
+ * Run until the guest's next GUEST_SYNC and return its argument, handing
+ * every KVM_HC_MAP_GPA_RANGE exit to @convert (which returns the
+ * hypercall's result).
+ */
+static uint64_t run_to_sync_with(struct kvm_vcpu *vcpu,
+				 uint64_t (*convert)(void *ctx, uint64_t gpa, uint64_t len,
+						     bool private),
+				 void *ctx)
 {
+	struct kvm_run *run = vcpu->run;
 	struct ucall uc;
 
 	for (;;) {
 		vcpu_run(vcpu);
-		if (vcpu->run->exit_reason == KVM_EXIT_HYPERCALL) {
-			struct kvm_run *run = vcpu->run;
-			uint64_t attrs = run->hypercall.args[2] & KVM_MAP_GPA_RANGE_ENCRYPTED ?
-					 KVM_MEMORY_ATTRIBUTE_PRIVATE : 0;
-
+		if (run->exit_reason == KVM_EXIT_HYPERCALL) {
 			TEST_ASSERT_EQ(run->hypercall.nr, KVM_HC_MAP_GPA_RANGE);
-			vm_set_memory_attributes(vcpu->vm, run->hypercall.args[0],
-						 run->hypercall.args[1] * PG, attrs);
-			run->hypercall.ret = 0;
+			run->hypercall.ret = convert(ctx, run->hypercall.args[0],
+						     run->hypercall.args[1] * PG,
+						     run->hypercall.args[2] &
+						     KVM_MAP_GPA_RANGE_ENCRYPTED);
 			continue;
 		}
-		TEST_ASSERT(vcpu->run->exit_reason == KVM_EXIT_IO,
-			    "unexpected exit %u (%s)", vcpu->run->exit_reason,
-			    exit_reason_str(vcpu->run->exit_reason));
+		TEST_ASSERT(run->exit_reason == KVM_EXIT_IO, "unexpected exit %u (%s)",
+			    run->exit_reason, exit_reason_str(run->exit_reason));
 		switch (get_ucall(vcpu, &uc)) {
 		case UCALL_SYNC:
 			return uc.args[1];
@@ -469,6 +495,18 @@ static uint64_t run_to_sync(struct kvm_vcpu *vcpu)
 			TEST_FAIL("unexpected ucall %lu", uc.cmd);
 		}
 	}
+}
+
+/* Conversions as VM attributes, the only way 6.12 has. */
+static uint64_t convert_attrs(void *vm, uint64_t gpa, uint64_t len, bool private)
+{
+	vm_set_memory_attributes(vm, gpa, len, private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0);
+	return 0;
+}
+
+static uint64_t run_to_sync(struct kvm_vcpu *vcpu)
+{
+	return run_to_sync_with(vcpu, convert_attrs, vcpu->vm);
 }
 
 /*
@@ -603,6 +641,148 @@ static void bench_convert(uint64_t rounds)
 
 	printf("BENCH convert 2M time_us=%lu rounds=%lu rate=%.0f\n",
 	       t1 - t0, rounds, rounds * 1e6 / (t1 - t0));
+	fflush(stdout);
+}
+
+/*
+ * Workload 7: a guest converts the first half of @mib MiB back and forth,
+ * writing one word in every page of that half after each conversion; the
+ * other half stays private and was written once.  Per round trip: time,
+ * and the most memory the VM held at any sync point (used_kb, all of it
+ * guest pages but for a little metadata).
+ *
+ * @mode is how the VMM backs the two states:
+ *  inplace  one guest_memfd holds both (mmap()ed, a gmem-only memslot);
+ *           the VMM converts with KVM_SET_MEMORY_ATTRIBUTES2.  Ours only.
+ *  keep     VM attributes; private pages in a guest_memfd, shared ones in
+ *           anonymous memory, and the VMM frees neither side: the range
+ *           ends up held twice.
+ *  discard  VM attributes, and the VMM frees the side the range leaves:
+ *           a hole punched in the guest_memfd when it becomes shared,
+ *           MADV_DONTNEED when it becomes private.  One copy, but every
+ *           conversion gives the guest zeroed pages, so contents must be
+ *           copied by the guest if it needs them.
+ */
+static void guest_halves(uint64_t gpa, uint64_t size, uint64_t rounds)
+{
+	uint64_t half = size / 2, i, off;
+	uint64_t r;
+
+	for (off = 0; off < size; off += PG)
+		*(volatile uint64_t *)(gpa + off) = off;
+	GUEST_SYNC(0);
+	for (i = 0; i < rounds; i++) {
+		r = kvm_hypercall(KVM_HC_MAP_GPA_RANGE, gpa, half / PG,
+				  KVM_MAP_GPA_RANGE_DECRYPTED | KVM_MAP_GPA_RANGE_PAGE_SZ_4K, 0);
+		GUEST_ASSERT_EQ(r, 0);
+		for (off = 0; off < half; off += PG)
+			*(volatile uint64_t *)(gpa + off) = i;
+		GUEST_SYNC(1);
+		r = kvm_hypercall(KVM_HC_MAP_GPA_RANGE, gpa, half / PG,
+				  KVM_MAP_GPA_RANGE_ENCRYPTED | KVM_MAP_GPA_RANGE_PAGE_SZ_4K, 0);
+		GUEST_ASSERT_EQ(r, 0);
+		for (off = 0; off < half; off += PG)
+			*(volatile uint64_t *)(gpa + off) = i;
+		GUEST_SYNC(1);
+	}
+	GUEST_SYNC(2);
+}
+
+static void set_in_place(const char *val)
+{
+	int fd = open(IN_PLACE_PARAM, O_WRONLY);
+
+	TEST_ASSERT(fd >= 0 && write(fd, val, 1) == 1, "writing %s to %s: %s", val,
+		    IN_PLACE_PARAM, strerror(errno));
+	close(fd);
+}
+
+struct halves {
+	struct pvm p;
+	const char *mode;
+};
+
+/* The VMM's side of one KVM_HC_MAP_GPA_RANGE exit, as the mode does it. */
+static uint64_t halves_convert(void *ctx, uint64_t gpa, uint64_t len, bool private)
+{
+	struct halves *h = ctx;
+	uint64_t off = gpa - DATA_GPA;
+
+	if (!strcmp(h->mode, "inplace")) {
+		struct kvm_memory_attributes2 a = {
+			.offset = off,
+			.size = len,
+			.attributes = private ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+		};
+
+		TEST_ASSERT(!ioctl(h->p.gmem, KVM_SET_MEMORY_ATTRIBUTES2, &a),
+			    "KVM_SET_MEMORY_ATTRIBUTES2: %s", strerror(errno));
+		return 0;
+	}
+
+	convert_attrs(h->p.vm, gpa, len, private);
+	if (strcmp(h->mode, "discard"))
+		return 0;
+	if (private)
+		TEST_ASSERT(!madvise((char *)h->p.shared + off, len, MADV_DONTNEED),
+			    "MADV_DONTNEED: %s", strerror(errno));
+	else
+		TEST_ASSERT(!fallocate(h->p.gmem, FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE,
+				       off, len), "punch: %s", strerror(errno));
+	return 0;
+}
+
+static void bench_halves(uint64_t mib, uint64_t rounds, const char *mode)
+{
+	uint64_t size = mib * MIB, t0, t1, peak = 0;
+	bool inplace = !strcmp(mode, "inplace");
+	struct halves h = { .mode = mode };
+	struct pvm *p = &h.p;
+	struct meminfo m0, m;
+	char param[48];
+
+	snprintf(param, sizeof(param), "%luM-%s", mib, mode);
+	if (inplace) {
+		if (access(IN_PLACE_PARAM, W_OK)) {
+			printf("BENCH halves %s unsupported=1\n", param);
+			fflush(stdout);
+			return;
+		}
+		set_in_place("Y");
+	}
+	p->vm = new_vm(&p->vcpu, guest_halves);
+	if (inplace)
+		set_in_place("N");
+	vm_enable_cap(p->vm, KVM_CAP_EXIT_HYPERCALL, 1 << KVM_HC_MAP_GPA_RANGE);
+	settle();
+	m0 = meminfo();
+
+	p->size = size;
+	if (inplace) {
+		/* Private from creation; the slot's shared pages come from it too. */
+		p->gmem = vm_create_guest_memfd(p->vm, size, GUEST_MEMFD_FLAG_MMAP);
+		p->shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p->gmem, 0);
+		TEST_ASSERT(p->shared != MAP_FAILED, "mmap(guest_memfd): %s", strerror(errno));
+		vm_set_user_memory_region2(p->vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+					   size, p->shared, p->gmem, 0);
+		virt_map_level(p->vm, DATA_GPA, DATA_GPA, size, PG_LEVEL_2M);
+	} else {
+		add_private_slot(p, size, size);
+	}
+	vcpu_args_set(p->vcpu, 3, DATA_GPA, size, rounds);
+	TEST_ASSERT_EQ(run_to_sync_with(p->vcpu, halves_convert, &h), 0);
+
+	t0 = now_us();
+	while (run_to_sync_with(p->vcpu, halves_convert, &h) == 1) {
+		m = meminfo();
+		peak = used_delta(m0, m) > (long long)peak ? used_delta(m0, m) : peak;
+	}
+	t1 = now_us();
+	free_pvm(p);
+
+	printf("BENCH halves %s time_us=%lu rounds=%lu rate=%.2f used_kb=%lu "
+	       "copies=%.2f\n", param, t1 - t0, rounds, rounds * 1e6 / (t1 - t0), peak,
+	       peak / (size / 1024.0));
 	fflush(stdout);
 }
 
@@ -782,8 +962,9 @@ static void usage(const char *prog)
 		"       %s fault MIB                         e.g. fault 1024\n"
 		"       %s convert ROUNDS                    e.g. convert 2000\n"
 		"       %s [-l limit_s] start SIZES_GIB [TOUCH_MIB]\n"
-		"       %s vcpus COUNTS MIB_PER_VCPU         e.g. vcpus 1,2,4 256\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog);
+		"       %s vcpus COUNTS MIB_PER_VCPU         e.g. vcpus 1,2,4 256\n"
+		"       %s halves MIB ROUNDS inplace|keep|discard   e.g. halves 1024 2 inplace\n",
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(KSFT_FAIL);
 }
 
@@ -827,6 +1008,8 @@ int main(int argc, char **argv)
 		bench_start(argv[1], argc > 2 ? strtoull(argv[2], NULL, 0) : 16);
 	else if (!strcmp(w, "vcpus") && argc > 2)
 		bench_vcpus(argv[1], strtoull(argv[2], NULL, 0));
+	else if (!strcmp(w, "halves") && argc > 3)
+		bench_halves(strtoull(argv[1], NULL, 0), strtoull(argv[2], NULL, 0), argv[3]);
 	else
 		usage(prog);
 	return 0;

@@ -58,6 +58,8 @@ RANDOM_IOCTLS = 1048576
 MIXFAULT_MIB = 1024
 VCPU_COUNTS = [1, 2, 4]
 VCPU_MIB = 256
+HALVES_ROUNDS = 200
+HALVES_MIB = 1024
 
 # One line per benchmark invocation in each boot: the workloads (README.md's
 # numbers) it serves, timeout (s), arguments.  The fragmented updates go
@@ -73,6 +75,11 @@ FULL_PLAN = [
     ((1,), 600, "runs 16 2"),
     ((1,), 900, f"random 16 {RANDOM_IOCTLS}"),
     ((1,), 900, "frag 16"),
+    ((7,), 600, f"halves 4 {HALVES_ROUNDS} inplace"),
+    ((7,), 600, f"halves 4 {HALVES_ROUNDS} discard"),
+    ((7,), 900, f"halves {HALVES_MIB} 1 inplace"),
+    ((7,), 900, f"halves {HALVES_MIB} 1 keep"),
+    ((7,), 900, f"halves {HALVES_MIB} 1 discard"),
 ]
 # Which invocation of the plan produces each result name.
 SOURCE = {"attr-private": "attr", "attr-shared": "attr", "fault": "fault", "punch": "fault",
@@ -80,7 +87,7 @@ SOURCE = {"attr-private": "attr", "attr-shared": "attr", "fault": "fault", "punc
           "frag-private": "frag", "frag-shared": "frag",
           "runs-private": "runs", "runs-shared": "runs", "random": "random",
           "mixfault-setup": "mixfault", "mixfault-alt": "mixfault", "mixfault-private": "mixfault",
-          "mixfault-shared": "mixfault", "vcpus": "vcpus"}
+          "mixfault-shared": "mixfault", "vcpus": "vcpus", "halves": "halves"}
 BOOT_MARGIN = 240
 
 # Table rows: (name, param, label, metric, memory field).  Metric 'time'
@@ -116,6 +123,16 @@ ROWS = [
     ("start", "192G", "4. VM start, 192 GiB private", "time", "kmem_kb"),
     ("punch", f"{FAULT_MIB}M", f"5. punch hole, {FAULT_MIB} MiB faulted in", "time", None),
     ("teardown", f"{FAULT_MIB}M", f"5. VM teardown, {FAULT_MIB} MiB faulted in", "time", None),
+] + [
+    ("halves", "4M-inplace", "7. 2 MiB round trips, in place (/s)", "rate", "used_kb"),
+    ("halves", "4M-discard", "7. 2 MiB round trips, two backings, other side freed (/s)",
+     "rate", "used_kb"),
+    ("halves", f"{HALVES_MIB}M-inplace",
+     f"7. {HALVES_MIB // 2} MiB of {HALVES_MIB} MiB converted and back, in place", "time", "used_kb"),
+    ("halves", f"{HALVES_MIB}M-keep",
+     f"7. same, two backings, nothing freed", "time", "used_kb"),
+    ("halves", f"{HALVES_MIB}M-discard",
+     f"7. same, two backings, other side freed", "time", "used_kb"),
 ] + [
     ("vcpus", f"{n}x{VCPU_MIB}M",
      f"6. private fault-in, {n} vCPU{'s' if n > 1 else ''} x {VCPU_MIB} MiB (pages/s, wall)",
@@ -474,12 +491,16 @@ def summarize(results, kernel, key, metric, memf):
     time (a size not run because it was projected over the limit counts as
     longer than anything measured), of the rate, of the memory."""
     times, rates, mems, projected, failed = [], [], [], [], []
+    unsupported = False
     for r in results:
         if r["kernel"] != kernel:
             continue
         d = r["bench"].get(key)
         if d is None:
             failed.append(r["failed"].get(SOURCE.get(key[0]), "no result"))
+            continue
+        if d.get("unsupported"):
+            unsupported = True
             continue
         if d.get("skipped"):
             times.append(INF)
@@ -490,7 +511,8 @@ def summarize(results, kernel, key, metric, memf):
             rates.append(d["rate"])
         if memf and memf in d:
             mems.append(d[memf])
-    s = {"times": times, "failed": failed, "projected": projected}
+    s = {"times": times, "failed": failed, "projected": projected,
+         "unsupported": unsupported and not times}
     if times:
         s["median_us"] = statistics.median(times)
         s["min_us"], s["max_us"] = min(times), max(times)
@@ -508,6 +530,8 @@ def estimate(s):
 
 
 def cell(s, metric):
+    if s.get("unsupported"):
+        return "n/a (no in-place conversion)"
     if "median_us" not in s:
         why = s["failed"][0] if s["failed"] else "no result"
         if why.startswith("kernel crash"):
@@ -531,6 +555,8 @@ def cell(s, metric):
 
 def ratio(o, u):
     """6.12 time / our time (above 1: ours is faster) and its verdict."""
+    if o.get("unsupported") or u.get("unsupported"):
+        return "n/a", "6.12 has no in-place conversion"
     if "median_us" not in o or "median_us" not in u:
         return "n/a", "FAILED on ours" if "median_us" not in u else "failed on 6.12"
     ot, ut = o["median_us"], u["median_us"]
