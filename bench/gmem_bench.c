@@ -72,6 +72,11 @@ struct kvm_memory_attributes2 {
 #ifndef GUEST_MEMFD_FLAG_MMAP
 #define GUEST_MEMFD_FLAG_MMAP		(1ULL << 0)
 #endif
+#ifndef GUEST_MEMFD_FLAG_HUGETLB
+#define KVM_CAP_GUEST_MEMFD_FLAGS	244
+#define GUEST_MEMFD_FLAG_HUGETLB	(1ULL << 2)
+#define GUESTMEM_HUGETLB_FLAG_2MB	(21ULL << 58)
+#endif
 #define IN_PLACE_PARAM	"/sys/module/kvm/parameters/gmem_in_place_conversion"
 
 static double limit_s = 120;
@@ -556,6 +561,109 @@ static void bench_fault(uint64_t mib)
 }
 
 /*
+ * A KVM statistic summed over every VM or vCPU, from debugfs: 0 without it
+ * (the table then shows no fault counts).
+ */
+static uint64_t kvm_debugfs_stat(const char *name)
+{
+	char path[128], buf[32] = "";
+	uint64_t v = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/kvm/%s", name);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		if (read(fd, buf, sizeof(buf) - 1) > 0)
+			v = strtoull(buf, NULL, 0);
+		close(fd);
+	}
+	return v;
+}
+
+/* The guest_memfd flags for the largest pages the kernel backs files with. */
+static uint64_t huge_gmem_flags(void)
+{
+	if (kvm_check_cap(KVM_CAP_GUEST_MEMFD_FLAGS) & GUEST_MEMFD_FLAG_HUGETLB)
+		return GUEST_MEMFD_FLAG_HUGETLB | GUESTMEM_HUGETLB_FLAG_2MB;
+	return 0;
+}
+
+/*
+ * Workload 8a: private fault-in of @mib MiB from a guest_memfd with the
+ * largest pages the kernel offers (2 MiB folios here, 4 KiB on 6.12), the
+ * guest writing every 4 KiB page once; the page faults KVM took (pf_taken)
+ * and the mappings it made; then the VM's teardown.  Done twice: with the
+ * memory allocated (and zeroed) by the faults, and with it allocated by
+ * fallocate() first, as a VMM that preallocates does, which the
+ * "hugeprealloc" line times.  The memslot's userspace memory is 2 MiB
+ * aligned, as huge private mappings need.
+ */
+static void bench_hugefault_one(uint64_t mib, bool prealloc)
+{
+	uint64_t size = mib * MIB, pages = size / PG, flags = huge_gmem_flags();
+	uint64_t t0, t1, t2, t3, tp0, tp1, f0, f1, pages_2m, pages_4k;
+	const char *name = prealloc ? "hugeprefault" : "hugefault";
+	struct meminfo m0, m1;
+	struct pvm p = { 0 };
+	char param[32];
+	void *raw;
+
+	snprintf(param, sizeof(param), "%luM", mib);
+	p.vm = new_vm(&p.vcpu, guest_touch);
+	p.size = size;
+	p.gmem = vm_create_guest_memfd(p.vm, size, flags);
+	raw = mmap(NULL, size + 2 * MIB, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	TEST_ASSERT(raw != MAP_FAILED, "mmap %lu bytes: %s", size, strerror(errno));
+	p.shared = (void *)(((uintptr_t)raw + 2 * MIB - 1) & ~(2 * MIB - 1));
+	vm_set_user_memory_region2(p.vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+				   size, p.shared, p.gmem, 0);
+	vm_set_memory_attributes(p.vm, DATA_GPA, size, KVM_MEMORY_ATTRIBUTE_PRIVATE);
+	virt_map_level(p.vm, DATA_GPA, DATA_GPA, size, PG_LEVEL_2M);
+	vcpu_args_set(p.vcpu, 2, DATA_GPA, size);
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 0);
+
+	settle();
+	m0 = meminfo();
+	tp0 = now_us();
+	if (prealloc)
+		TEST_ASSERT(!fallocate(p.gmem, FALLOC_FL_KEEP_SIZE, 0, size),
+			    "fallocate %lu bytes: %s", size, strerror(errno));
+	tp1 = now_us();
+	f0 = kvm_debugfs_stat("pf_taken");
+	t0 = now_us();
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), 1);
+	t1 = now_us();
+	f1 = kvm_debugfs_stat("pf_taken");
+	m1 = meminfo();
+	pages_2m = vm_get_stat(p.vm, "pages_2m");
+	pages_4k = vm_get_stat(p.vm, "pages_4k");
+
+	t2 = now_us();
+	close(p.gmem);
+	kvm_vm_free(p.vm);
+	t3 = now_us();
+	munmap(raw, size + 2 * MIB);
+
+	if (prealloc)
+		printf("BENCH hugeprealloc %s time_us=%lu pages=%lu rate=%.0f\n", param,
+		       tp1 - tp0, pages, pages * 1e6 / (tp1 - tp0));
+	printf("BENCH %s %s time_us=%lu pages=%lu rate=%.0f faults=%lu pages_2m=%lu "
+	       "pages_4k=%lu page_kb=%d used_kb=%lld kmem_kb=%lld\n",
+	       name, param, t1 - t0, pages, pages * 1e6 / (t1 - t0), f1 - f0, pages_2m,
+	       pages_4k, flags ? 2048 : 4, used_delta(m0, m1), kmem_delta(m0, m1));
+	if (!prealloc)
+		printf("BENCH hugeteardown %s time_us=%lu\n", param, t3 - t2);
+	fflush(stdout);
+}
+
+static void bench_hugefault(uint64_t mib)
+{
+	bench_hugefault_one(mib, false);
+	bench_hugefault_one(mib, true);
+}
+
+/*
  * Workload 1e: the fault path's attribute lookup after a fragmented update.
  * Three fresh VMs, each with @mib MiB of guest_memfd memslot, and a guest
  * writing one word in each of its 4 KiB pages: all private; all shared (the
@@ -951,6 +1059,80 @@ static void bench_vcpus(const char *list, uint64_t mib)
 	}
 }
 
+/*
+ * Workload 8b: a guest on @mib MiB of private 2 MiB guest_memfd pages (in
+ * place, a gmem-only memslot) that shares one 4 KiB page in each 2 MiB
+ * page and takes it back.  Measured: the conversions that split the huge
+ * pages (one ioctl per 2 MiB), the guest writing all of its memory while
+ * it is mixed (4 KiB faults), the conversions back, and the guest writing
+ * all of it again (2 MiB mappings come back); faults taken and memory
+ * used at each step.  Only where guest_memfd has huge pages and in-place
+ * conversion.
+ */
+static void bench_hugesplit(uint64_t mib)
+{
+	uint64_t size = mib * MIB, pages = size / PG, flags = huge_gmem_flags();
+	uint64_t t0, t1, f0, f1, off, n, pass = 0;
+	struct meminfo m0, m1;
+	struct pvm p = { 0 };
+	const char *step[] = { "split", "mixed", "merge", "remerged" };
+	int s;
+
+	if (!flags || access(IN_PLACE_PARAM, W_OK)) {
+		for (s = 0; s < 4; s++)
+			printf("BENCH hugesplit-%s %luM unsupported=1\n", step[s], mib);
+		fflush(stdout);
+		return;
+	}
+	set_in_place("Y");
+	p.vm = new_vm(&p.vcpu, guest_touch);
+	set_in_place("N");
+	p.size = size;
+	p.gmem = vm_create_guest_memfd(p.vm, size, GUEST_MEMFD_FLAG_MMAP | flags);
+	p.shared = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, p.gmem, 0);
+	TEST_ASSERT(p.shared != MAP_FAILED, "mmap(guest_memfd): %s", strerror(errno));
+	vm_set_user_memory_region2(p.vm, DATA_SLOT, KVM_MEM_GUEST_MEMFD, DATA_GPA,
+				   size, p.shared, p.gmem, 0);
+	virt_map_level(p.vm, DATA_GPA, DATA_GPA, size, PG_LEVEL_2M);
+	vcpu_args_set(p.vcpu, 2, DATA_GPA, size);
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), pass++);
+	TEST_ASSERT_EQ(run_to_sync(p.vcpu), pass++);
+	settle();
+
+	for (s = 0; s < 4; s++) {
+		bool convert = !(s & 1);
+
+		m0 = meminfo();
+		f0 = kvm_debugfs_stat("pf_taken");
+		t0 = now_us();
+		if (convert) {
+			for (off = 0; off < size; off += 2 * MIB) {
+				struct kvm_memory_attributes2 a = {
+					.offset = off + 3 * PG,
+					.size = PG,
+					.attributes = s ? KVM_MEMORY_ATTRIBUTE_PRIVATE : 0,
+				};
+
+				TEST_ASSERT(!ioctl(p.gmem, KVM_SET_MEMORY_ATTRIBUTES2, &a),
+					    "KVM_SET_MEMORY_ATTRIBUTES2(0x%lx): %s",
+					    (uint64_t)(off + 3 * PG), strerror(errno));
+			}
+		} else {
+			TEST_ASSERT_EQ(run_to_sync(p.vcpu), pass++);
+		}
+		t1 = now_us();
+		f1 = kvm_debugfs_stat("pf_taken");
+		m1 = meminfo();
+		n = convert ? size / (2 * MIB) : pages;
+		printf("BENCH hugesplit-%s %luM time_us=%lu pages=%lu rate=%.0f faults=%lu "
+		       "pages_2m=%lu used_kb=%lld kmem_kb=%lld\n", step[s], mib, t1 - t0,
+		       n, n * 1e6 / (t1 - t0), f1 - f0, (uint64_t)vm_get_stat(p.vm, "pages_2m"),
+		       used_delta(m0, m1), kmem_delta(m0, m1));
+	}
+	fflush(stdout);
+	free_pvm(&p);
+}
+
 static void usage(const char *prog)
 {
 	fprintf(stderr,
@@ -963,8 +1145,10 @@ static void usage(const char *prog)
 		"       %s convert ROUNDS                    e.g. convert 2000\n"
 		"       %s [-l limit_s] start SIZES_GIB [TOUCH_MIB]\n"
 		"       %s vcpus COUNTS MIB_PER_VCPU         e.g. vcpus 1,2,4 256\n"
-		"       %s halves MIB ROUNDS inplace|keep|discard   e.g. halves 1024 2 inplace\n",
-		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
+		"       %s halves MIB ROUNDS inplace|keep|discard   e.g. halves 1024 2 inplace\n"
+		"       %s hugefault MIB                     e.g. hugefault 1024\n"
+		"       %s hugesplit MIB                     e.g. hugesplit 256\n",
+		prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog, prog);
 	exit(KSFT_FAIL);
 }
 
@@ -1008,6 +1192,10 @@ int main(int argc, char **argv)
 		bench_start(argv[1], argc > 2 ? strtoull(argv[2], NULL, 0) : 16);
 	else if (!strcmp(w, "vcpus") && argc > 2)
 		bench_vcpus(argv[1], strtoull(argv[2], NULL, 0));
+	else if (!strcmp(w, "hugefault"))
+		bench_hugefault(strtoull(argv[1], NULL, 0));
+	else if (!strcmp(w, "hugesplit"))
+		bench_hugesplit(strtoull(argv[1], NULL, 0));
 	else if (!strcmp(w, "halves") && argc > 3)
 		bench_halves(strtoull(argv[1], NULL, 0), strtoull(argv[2], NULL, 0), argv[3]);
 	else

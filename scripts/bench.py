@@ -60,6 +60,7 @@ VCPU_COUNTS = [1, 2, 4]
 VCPU_MIB = 256
 HALVES_ROUNDS = 200
 HALVES_MIB = 1024
+HUGE_MIB = 1024
 
 # One line per benchmark invocation in each boot: the workloads (README.md's
 # numbers) it serves, timeout (s), arguments.  The fragmented updates go
@@ -80,6 +81,8 @@ FULL_PLAN = [
     ((7,), 900, f"halves {HALVES_MIB} 1 inplace"),
     ((7,), 900, f"halves {HALVES_MIB} 1 keep"),
     ((7,), 900, f"halves {HALVES_MIB} 1 discard"),
+    ((8,), 600, f"hugefault {HUGE_MIB}"),
+    ((8,), 600, f"hugesplit {HUGE_MIB}"),
 ]
 # Which invocation of the plan produces each result name.
 SOURCE = {"attr-private": "attr", "attr-shared": "attr", "fault": "fault", "punch": "fault",
@@ -87,7 +90,11 @@ SOURCE = {"attr-private": "attr", "attr-shared": "attr", "fault": "fault", "punc
           "frag-private": "frag", "frag-shared": "frag",
           "runs-private": "runs", "runs-shared": "runs", "random": "random",
           "mixfault-setup": "mixfault", "mixfault-alt": "mixfault", "mixfault-private": "mixfault",
-          "mixfault-shared": "mixfault", "vcpus": "vcpus", "halves": "halves"}
+          "mixfault-shared": "mixfault", "vcpus": "vcpus", "halves": "halves",
+          "hugefault": "hugefault", "hugeteardown": "hugefault",
+          "hugeprealloc": "hugefault", "hugeprefault": "hugefault",
+          "hugesplit-split": "hugesplit", "hugesplit-mixed": "hugesplit",
+          "hugesplit-merge": "hugesplit", "hugesplit-remerged": "hugesplit"}
 BOOT_MARGIN = 240
 
 # Table rows: (name, param, label, metric, memory field).  Metric 'time'
@@ -133,6 +140,23 @@ ROWS = [
      f"7. same, two backings, nothing freed", "time", "used_kb"),
     ("halves", f"{HALVES_MIB}M-discard",
      f"7. same, two backings, other side freed", "time", "used_kb"),
+] + [
+    ("hugefault", f"{HUGE_MIB}M",
+     f"8. private fault-in, {HUGE_MIB} MiB, largest guest_memfd pages "
+     "(ours 2 MiB, 6.12 4 KiB) (pages/s)", "rate", "kmem_kb"),
+    ("hugeteardown", f"{HUGE_MIB}M", "8. VM teardown after it", "time", None),
+    ("hugeprealloc", f"{HUGE_MIB}M",
+     f"8. fallocate() of {HUGE_MIB} MiB of the same guest_memfd (pages/s)", "rate", None),
+    ("hugeprefault", f"{HUGE_MIB}M", "8. then private fault-in of it (pages/s)", "rate", None),
+    ("hugesplit-split", f"{HUGE_MIB}M",
+     f"8. {HUGE_MIB} MiB on 2 MiB pages: share 4 KiB of each (ioctls/s, splits)",
+     "rate", "used_kb"),
+    ("hugesplit-mixed", f"{HUGE_MIB}M", "8. guest writes it all, mixed (pages/s)",
+     "rate", "used_kb"),
+    ("hugesplit-merge", f"{HUGE_MIB}M", "8. make the 4 KiB pages private again (ioctls/s)",
+     "rate", "used_kb"),
+    ("hugesplit-remerged", f"{HUGE_MIB}M", "8. guest writes it all again (pages/s)",
+     "rate", "used_kb"),
 ] + [
     ("vcpus", f"{n}x{VCPU_MIB}M",
      f"6. private fault-in, {n} vCPU{'s' if n > 1 else ''} x {VCPU_MIB} MiB (pages/s, wall)",
@@ -531,7 +555,7 @@ def estimate(s):
 
 def cell(s, metric):
     if s.get("unsupported"):
-        return "n/a (no in-place conversion)"
+        return "n/a (not in 6.12)"
     if "median_us" not in s:
         why = s["failed"][0] if s["failed"] else "no result"
         if why.startswith("kernel crash"):
@@ -556,7 +580,7 @@ def cell(s, metric):
 def ratio(o, u):
     """6.12 time / our time (above 1: ours is faster) and its verdict."""
     if o.get("unsupported") or u.get("unsupported"):
-        return "n/a", "6.12 has no in-place conversion"
+        return "n/a", "6.12 has no such guest_memfd"
     if "median_us" not in o or "median_us" not in u:
         return "n/a", "FAILED on ours" if "median_us" not in u else "failed on 6.12"
     ot, ut = o["median_us"], u["median_us"]
@@ -637,6 +661,26 @@ def scaling(results, plan):
             f"again without faults: {speedups('rewrite_rate')}.\n\n")
 
 
+def huge_faults(results, plan):
+    """Workload 8: the page faults KVM took (pf_taken) and the 2 MiB
+    mappings it made in each step, medians per kernel; "" if not run."""
+    if not any(workload_of(a) in ("hugefault", "hugesplit") for _, a in plan):
+        return ""
+    parts = []
+    for name in ("hugefault", "hugeprefault", "hugesplit-split", "hugesplit-mixed", "hugesplit-merge",
+                 "hugesplit-remerged"):
+        key = (name, f"{HUGE_MIB}M")
+        for k in ("ours", "6.12"):
+            ds = [r["bench"][key] for r in results if r["kernel"] == k and key in r["bench"]
+                  and "faults" in r["bench"][key]]
+            if ds:
+                f = statistics.median(d["faults"] for d in ds)
+                m = statistics.median(d.get("pages_2m", 0) for d in ds)
+                parts.append(f"{name} {k}: {f:,.0f} faults, {m:,.0f} 2 MiB mappings")
+    return ("8. faults taken and 2 MiB mappings after each step (medians): "
+            + "; ".join(parts) + ".\n\n") if parts else ""
+
+
 LEGEND = f"""\
 Medians over the rounds, (min-max) over the rounds; rates are per second
 (", T": followed by the median wall time T).
@@ -678,7 +722,8 @@ def report(results, meta):
         head += (f"BENCH_ONLY={meta['only']}: only "
                  + ", ".join(f"`{a}`" for _, a in plan) + ".\n")
     errors = [f"{r['kernel']} round {r['round']}: {e}" for r in results for e in r["errors"]]
-    text = head + "\n" + table(results, plan) + "\n\n" + scaling(results, plan)
+    text = (head + "\n" + table(results, plan) + "\n\n" + scaling(results, plan)
+            + huge_faults(results, plan))
     text += LEGEND + "\n"
     if errors:
         text += "\nProblems:\n" + "".join(f"- {e}\n" for e in errors)
