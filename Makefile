@@ -93,9 +93,10 @@ selftests: $(K)/.git $(if $(filter 1,$(DEBUG)),$(B)/debug.list)
 initramfs: selftests guest
 	@GUEST_DIR=$(B)/guest TEST_LIST=$(CHECK_LIST) scripts/mkinitramfs.sh
 
-# One 1 GiB hugetlb page for private_mem_test's huge_pages_1g: without
-# CONFIG_CONTIG_ALLOC only the kernel command line can reserve it.
-KERNEL_APPEND ?= hugepagesz=1G hugepages=1
+# One 1 GiB hugetlb page for private_mem_test's huge_pages_1g, and one block
+# of guest_memfd's 1 GiB pool for guest_memfd_huge_test's gig_* subtests:
+# a free gigabyte is certain only at boot.
+KERNEL_APPEND ?= hugepagesz=1G hugepages=1 gmem_pool_1g=1
 export KERNEL_APPEND
 
 define boot

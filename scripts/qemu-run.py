@@ -112,7 +112,8 @@ def main():
     p.add_argument("--logdir", required=True)
     p.add_argument("--accel", default=os.environ.get("ACCEL", "tcg"))
     p.add_argument("--smp", type=int, default=2)
-    p.add_argument("--mem", default="4G")
+    # 2 GiB of it is reserved at boot (Makefile, KERNEL_APPEND).
+    p.add_argument("--mem", default="6G")
     p.add_argument("--numa", type=int, default=int(os.environ.get("NUMA_NODES", "2")))
     p.add_argument("--append", default=os.environ.get("KERNEL_APPEND", ""))
     p.add_argument("--timeout", type=int, default=0)
