@@ -77,6 +77,9 @@ struct kvm_memory_attributes2 {
 #define GUEST_MEMFD_FLAG_HUGETLB	(1ULL << 2)
 #define GUESTMEM_HUGETLB_FLAG_2MB	(21ULL << 58)
 #endif
+#ifndef GUESTMEM_HUGETLB_FLAG_1GB
+#define GUESTMEM_HUGETLB_FLAG_1GB	(30ULL << 58)
+#endif
 #define IN_PLACE_PARAM	"/sys/module/kvm/parameters/gmem_in_place_conversion"
 
 static double limit_s = 120;
