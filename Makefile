@@ -27,8 +27,8 @@ export ACCEL DEBUG
 
 LOGDIR := $(B)/logs
 
-.PHONY: FORCE all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress run guest bench \
-	lint checkpatch w1 bisect clean distclean help
+.PHONY: FORCE all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress soak run guest bench \
+	fuzz-compare lint checkpatch w1 bisect clean distclean help
 
 all: check
 
@@ -41,11 +41,15 @@ help:
 	@echo "make check          build everything and run tests/list under QEMU (CI runs this)"
 	@echo "make check-upstream run only the upstream (Linux 6.12) conformance tests"
 	@echo "make check-stress   run the stress tests of tests/stress.list"
+	@echo "make soak           the fuzzer, both phases, 4 threads, SOAK_SECONDS (1800) on the"
+	@echo "                    debug kernel, then leaks checked (not in CI)"
 	@echo "make tree           extract the base kernel to build/linux and apply patches/"
 	@echo "make export         write build/linux base..HEAD back to patches/"
 	@echo "make kernel         build the test kernel (build/kout, DEBUG=1: build/kout-debug)"
 	@echo "make selftests      build the listed selftests and the demo, statically"
 	@echo "make bench          our kernel against Linux 6.12 on guest_memfd workloads (BENCH_ROUNDS=3)"
+	@echo "make fuzz-compare   the fuzzer on our kernel and on Linux 6.12: same seeds, both TCG"
+	@echo "                    modes, failures by signature (FUZZ_SEEDS FUZZ_RUNS; not in CI)"
 	@echo "make lint           checkpatch --strict, W=1 build, bisect build of every patch"
 	@echo "make deps           install the Debian packages all of this needs"
 	@echo "Variables: ACCEL=tcg|kvm  DEBUG=1  BASE_TARBALL=path  FORCE=1 (make tree)"
@@ -88,7 +92,7 @@ $(B)/debug.list: $(DEBUG_LISTS) FORCE
 FORCE:
 
 selftests: $(K)/.git $(if $(filter 1,$(DEBUG)),$(B)/debug.list)
-	@TEST_LIST=$(CHECK_LIST) scripts/build-selftests.sh
+	@flock $(B)/.selftests.lock env TEST_LIST=$(CHECK_LIST) scripts/build-selftests.sh
 
 initramfs: selftests guest
 	@GUEST_DIR=$(B)/guest TEST_LIST=$(CHECK_LIST) scripts/mkinitramfs.sh
@@ -124,6 +128,26 @@ check-stress: deps tree-lenient kernel
 	@TEST_LIST=$(TOP)/tests/stress.list scripts/mkinitramfs.sh
 	$(call boot,check,$(TOP)/tests/stress.list)
 
+# The fuzzer's two phases with 4 threads for SOAK_SECONDS on the debug
+# kernel, one TCG thread (the shared-VM phase races: see check-stress), as
+# many rounds as fit; then /init's leak checks (unevictable memory, inodes)
+# and kmemleak, as in make check DEBUG=1.  Not in CI: it takes half an hour.
+# 200 rounds are more than fit (a round takes minutes), and bound the SKIP
+# lines the fuzzer prints for the rounds left when the time is up.
+SOAK_SECONDS ?= 1800
+soak: deps tree-lenient
+	@$(MAKE) --no-print-directory DEBUG=1 kernel
+	@printf 'x86_64/guest_memfd_fuzz_test\t%d\t-n 4 -r 200 -t %d\n' \
+		$$(( $(SOAK_SECONDS) + 900 )) $(SOAK_SECONDS) > $(B)/soak.list
+	@flock $(B)/.selftests.lock env TEST_LIST=$(B)/soak.list STAGE_DIR=$(B)/tests-soak \
+		scripts/build-selftests.sh
+	@TEST_LIST=$(B)/soak.list STAGE_DIR=$(B)/tests-soak ROOT_DIR=$(B)/initramfs-soak \
+		scripts/mkinitramfs.sh $(B)/initramfs-soak.cpio.gz
+	@ACCEL=$(if $(filter command line environment,$(origin ACCEL)),$(ACCEL),$(SINGLE_TCG)) \
+		scripts/qemu-run.py --mode check --list $(B)/soak.list \
+		--kernel $(B)/kout-debug/arch/x86/boot/bzImage \
+		--initrd $(B)/initramfs-soak.cpio.gz --logdir $(B)/logs-soak
+
 # The demo, then a Linux guest booted from all-private memory by
 # examples/gmem_boot.c (scripts/build-guest.sh builds both into build/guest;
 # make check boots it too, as the guest/gmem_boot entry of tests/list).
@@ -137,6 +161,17 @@ guest: $(K)/.git
 # what is missing (README.md, "Benchmarks").
 bench: deps
 	@JOBS=$${JOBS:-2} scripts/bench.py
+
+# The fuzzer on our kernel (build/kout; 'make kernel' if missing) and on
+# the bench's Linux 6.12: the same seeds, both TCG modes, boots interleaved;
+# the table goes to build/fz-compare/results.md (README.md, "Shared-VM
+# failures").  Not in CI: about 25 minutes with these defaults.
+FUZZ_SEEDS ?= 1 2 3 4 5
+FUZZ_RUNS ?= 20
+FUZZ_ITERS ?= 2000
+export FUZZ_SEEDS FUZZ_RUNS FUZZ_ITERS
+fuzz-compare: deps
+	@JOBS=$${JOBS:-2} scripts/fuzz-compare.py
 
 lint: deps tree
 	@scripts/lint.sh
