@@ -5,7 +5,8 @@
 #                            own installed uAPI headers;
 #   upstream/foo             the unmodified selftest 'foo' of Linux 6.12
 #                            (Debian's linux-source-6.12), built in its own
-#                            tree (build/linux-6.12) with its own headers.
+#                            tree (build/linux-6.12) with its own headers;
+#   kunit:suite              nothing: a KUnit suite built into the kernel.
 # Also builds the demonstration program examples/gmem_demo.c.
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -59,7 +60,7 @@ ours=() theirs=()
 for e in $(entries); do
 	case "$e" in
 	upstream/*) theirs+=("${e#upstream/}") ;;
-	demo|guest/*) ;;
+	demo|guest/*|kunit:*) ;;
 	*) ours+=("$e") ;;
 	esac
 done
