@@ -28,7 +28,7 @@ export ACCEL DEBUG
 LOGDIR := $(B)/logs
 
 .PHONY: FORCE all deps tree tree-lenient export kernel selftests initramfs check check-upstream check-stress soak run guest bench \
-	fuzz-compare lint checkpatch w1 bisect clean distclean help
+	fuzz-compare lint checkpatch w1 w1-sev bisect clean distclean help
 
 all: check
 
@@ -50,7 +50,8 @@ help:
 	@echo "make bench          our kernel against Linux 6.12 on guest_memfd workloads (BENCH_ROUNDS=3)"
 	@echo "make fuzz-compare   the fuzzer on our kernel and on Linux 6.12: same seeds, both TCG"
 	@echo "                    modes, failures by signature (FUZZ_SEEDS FUZZ_RUNS; not in CI)"
-	@echo "make lint           checkpatch --strict, W=1 build, bisect build of every patch"
+	@echo "make lint           checkpatch --strict, W=1 build (also with SEV on: make w1-sev),"
+	@echo "                    bisect build of every patch"
 	@echo "make deps           install the Debian packages all of this needs"
 	@echo "Variables: ACCEL=tcg|kvm  DEBUG=1  BASE_TARBALL=path  FORCE=1 (make tree)"
 
@@ -179,7 +180,7 @@ fuzz-compare: deps
 lint: deps tree
 	@scripts/lint.sh
 
-checkpatch w1 bisect: deps tree
+checkpatch w1 w1-sev bisect: deps tree
 	@scripts/lint.sh $@
 
 clean:
